@@ -1,0 +1,33 @@
+# Two commands a new user needs: `make demo` and `make test`. Everything else is set up from here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-e2e lint bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Seed the demo CRM, start Prefect (UI on 127.0.0.1:4200) and an SMTP sink, draft three prospects, wait for approvals.
+demo: $(STAMP)
+	$(BIN)/agentflows demo
+
+## Lint, then the whole test suite (starts its own Prefect server, SMTP sink and fake model provider).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .agentflows .pytest_cache

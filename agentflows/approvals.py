@@ -1,0 +1,114 @@
+"""Approving outreach from code or the CLI: the same form the Prefect UI shows, filled in for you.
+
+The answer is validated here first (so a typo gets a clear message and the run stays paused) and
+then by the Prefect server against the form's JSON schema; the flow itself checks the drafts'
+digest and pauses again if anything is off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from agentflows.db import session_scope
+from agentflows.db.crm import Account, Contact, OutreachDraft
+
+
+class ApprovalError(ValueError):
+    """An approval that cannot be applied; the message says what to do instead."""
+
+
+@dataclass
+class PendingApproval:
+    flow_run_id: str
+    flow_run_name: str
+    state: str
+    contact_id: int
+    contact: str
+    company: str
+    writer: str
+    digest: str
+    variants: list[dict[str, Any]]
+
+
+def _draft(flow_run_id: str) -> OutreachDraft:
+    with session_scope() as session:
+        draft = session.scalar(select(OutreachDraft).where(OutreachDraft.flow_run_id == flow_run_id))
+    if draft is None:
+        raise ApprovalError(f"no outreach drafts recorded for run {flow_run_id}; list runs with `agentflows approvals`")
+    return draft
+
+
+async def pending_approvals() -> list[PendingApproval]:
+    """Paused outreach runs and the drafts each is waiting on, oldest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))),
+            sort=FlowRunSort.START_TIME_ASC,
+            limit=200,
+        )
+    ids = {str(r.id): r for r in runs}
+    with session_scope() as session:
+        rows = session.execute(
+            select(OutreachDraft, Contact, Account)
+            .join(Contact, Contact.id == OutreachDraft.contact_id)
+            .join(Account, Account.id == Contact.account_id)
+            .where(OutreachDraft.flow_run_id.in_(ids))
+        ).all()
+    pending = []
+    for draft, contact, account in rows:
+        run = ids[draft.flow_run_id]
+        pending.append(PendingApproval(
+            flow_run_id=draft.flow_run_id, flow_run_name=run.name, state=run.state_name or "Paused",
+            contact_id=contact.id, contact=f"{contact.full_name} <{contact.email}>", company=account.name,
+            writer=draft.writer, digest=draft.digest, variants=draft.variants,
+        ))
+    return pending
+
+
+def approval_input(
+    flow_run_id: str, *, variant: int | None, reviewer: str, subject: str = "", body: str = "", note: str = "",
+    reject: bool = False,
+) -> dict[str, Any]:
+    """The run input for an approval (or rejection), validated against the form's own model."""
+    from flows.prospect_outreach import OutreachApproval
+
+    if not reject and variant not in (1, 2, 3):
+        raise ApprovalError(f"--variant must be 1, 2 or 3 (got {variant}); the run stays paused")
+    draft = _draft(flow_run_id)
+    if draft.status != "awaiting_approval":
+        raise ApprovalError(f"run {flow_run_id} was already decided ({draft.status} by {draft.reviewer})")
+    data = {
+        "decision": "reject" if reject else f"send variant {variant}",
+        "reviewer": reviewer, "subject": subject, "body": body, "note": note, "drafts_digest": draft.digest,
+    }
+    try:
+        OutreachApproval.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ApprovalError(f"approval not sent ({problems}); the run stays paused") from exc
+    return data
+
+
+async def submit(flow_run_id: str, run_input: dict[str, Any]) -> None:
+    """Resume the paused run with `run_input`; a refusal by the server is reported, not swallowed."""
+    from prefect.exceptions import NotPausedError, ObjectNotFound
+    from prefect.flow_runs import aresume_flow_run
+
+    try:
+        await aresume_flow_run(UUID(flow_run_id), run_input=run_input)
+    except NotPausedError as exc:
+        raise ApprovalError(f"run {flow_run_id} is not paused (already decided, or not started yet)") from exc
+    except ObjectNotFound as exc:
+        raise ApprovalError(f"no flow run {flow_run_id} on this Prefect server") from exc
+    except RuntimeError as exc:
+        raise ApprovalError(f"the Prefect server refused the answer: {exc}; the run stays paused") from exc

@@ -1,0 +1,3 @@
+"""Every table module, imported once so `Base.metadata` knows the whole schema (Alembic, tests)."""
+
+from agentflows.db import crm  # noqa: F401

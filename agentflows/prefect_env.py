@@ -1,0 +1,36 @@
+"""Point Prefect at the project's server before Prefect is imported.
+
+Prefect reads its settings from the environment once, at import; so the CLI calls
+`configure_prefect_env()` first thing, and every later `import prefect` sees the same server,
+home directory and analytics switch. Variables the user already set win.
+"""
+
+from __future__ import annotations
+
+import os
+
+from agentflows.settings import Settings, get_settings
+
+
+def prefect_env(settings: Settings | None = None) -> dict[str, str]:
+    """The Prefect variables for this project's local server (without overriding the user's)."""
+    settings = settings or get_settings()
+    env = {
+        "PREFECT_API_URL": settings.prefect_api_url,
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_URL": settings.prefect_api_url.removesuffix("/api"),
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+    }
+    return {k: v for k, v in env.items() if k not in os.environ}
+
+
+def configure_prefect_env(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(prefect_env(settings))
+
+
+def prefect_ui_url() -> str:
+    return os.environ.get("PREFECT_UI_URL") or get_settings().prefect_api_url.removesuffix("/api")

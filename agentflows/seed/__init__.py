@@ -1,0 +1,1 @@
+"""Reproducible demo data for the project database."""

@@ -1,0 +1,164 @@
+"""A reproducible demo CRM: 200+ accounts, 1,000+ contacts, deals and believable histories.
+
+Faker with a fixed seed makes the same CRM on every machine; domains and emails are unique keys,
+so seeding twice inserts nothing the second time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from faker import Faker
+from sqlalchemy import func, select
+
+from agentflows.db import session_scope
+from agentflows.db.crm import Account, Activity, ActivityKind, Contact, Deal, DealStage, Seniority
+
+SEED = 20261124
+INDUSTRIES = [
+    "Retail", "Logistics", "Healthcare", "Financial Services", "Manufacturing",
+    "Software", "Education", "Hospitality", "Energy", "Media",
+]
+REGIONS = ["North America", "Western Europe", "Nordics", "DACH", "UK & Ireland", "APAC", "LATAM"]
+PRODUCTS = ["Analytics Cloud", "Data Pipelines", "Forecasting Add-on", "Support Plus"]
+ROLES: list[tuple[str, str, Seniority]] = [
+    ("Chief Executive Officer", "Executive", Seniority.C_LEVEL),
+    ("Chief Operating Officer", "Operations", Seniority.C_LEVEL),
+    ("Chief Financial Officer", "Finance", Seniority.C_LEVEL),
+    ("Chief Technology Officer", "Engineering", Seniority.C_LEVEL),
+    ("VP of Operations", "Operations", Seniority.VP),
+    ("VP of Sales", "Sales", Seniority.VP),
+    ("VP of Engineering", "Engineering", Seniority.VP),
+    ("Director of Finance", "Finance", Seniority.DIRECTOR),
+    ("Director of Data Engineering", "Data", Seniority.DIRECTOR),
+    ("Head of IT", "IT", Seniority.DIRECTOR),
+    ("Operations Manager", "Operations", Seniority.MANAGER),
+    ("Marketing Manager", "Marketing", Seniority.MANAGER),
+    ("Analytics Manager", "Data", Seniority.MANAGER),
+    ("Senior Data Engineer", "Data", Seniority.INDIVIDUAL),
+    ("Platform Architect", "Engineering", Seniority.INDIVIDUAL),
+    ("Owner", "Executive", Seniority.C_LEVEL),
+]
+NOTE_TEMPLATES = [
+    ("Discovery call", "Talked through their {topic}; {name} said reporting takes {days} days each month."),
+    ("Webinar attended", "{name} attended our webinar on {topic} and asked about pricing."),
+    ("Pricing sent", "Sent pricing for {product}; waiting on budget approval next quarter."),
+    ("Trade show", "Met {name} at the {industry} summit; interested in {topic}."),
+    ("Support ticket", "Opened a ticket about dashboard refresh times; resolved in {days} days."),
+    ("Check-in call", "{name} mentioned a new initiative around {topic}."),
+    ("Email reply", "{name} replied that timing is not right until after their {event}."),
+    ("Demo", "Demoed {product} to {name} and two analysts; follow-up requested."),
+]
+TOPICS = ["inventory forecasting", "month-end close", "customer churn", "supplier delays",
+          "staff scheduling", "cloud costs", "data quality", "executive dashboards"]
+EVENTS = ["ERP migration", "fiscal year end", "reorganisation", "peak season"]
+
+
+def _now() -> datetime:
+    return datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def build(fake: Faker, rng: random.Random, accounts: int, contacts_per_account: int):  # type: ignore[no-untyped-def]
+    """Generate the demo CRM in memory (deterministic for a given seed)."""
+    now = _now()
+    rows: list[tuple[Account, list[Contact], list[Deal], list[tuple[Contact, Activity]]]] = []
+    seen_domains: set[str] = set()
+    seen_emails: set[str] = set()
+    for _ in range(accounts):
+        company = fake.unique.company()
+        slug = "".join(ch for ch in company.lower() if ch.isalnum())[:24] or "company"
+        domain = f"{slug}.example"
+        while domain in seen_domains:
+            domain = f"{slug}{rng.randint(2, 99)}.example"
+        seen_domains.add(domain)
+        employees = rng.choice([8, 15, 25, 40, 60, 120, 250, 600, 1500, 5000])
+        account = Account(
+            name=company, domain=domain, website=f"https://{domain}/", industry=rng.choice(INDUSTRIES),
+            employees=employees, region=rng.choice(REGIONS), created_at=now - timedelta(days=rng.randint(30, 1500)),
+        )
+        contacts = []
+        for _ in range(contacts_per_account + rng.randint(0, 2)):
+            role, department, seniority = rng.choice(ROLES if employees >= 50 else ROLES[-1:] + ROLES[10:13])
+            first, last = fake.first_name(), fake.last_name()
+            email = f"{first}.{last}@{domain}".lower().replace(" ", "").replace("'", "")
+            while email in seen_emails:
+                email = f"{first}.{last}{rng.randint(2, 99)}@{domain}".lower().replace(" ", "").replace("'", "")
+            seen_emails.add(email)
+            contacts.append(Contact(first_name=first, last_name=last, role=role, department=department,
+                                    seniority=seniority, email=email))
+        deals = []
+        customer = rng.random() < 0.3
+        for i in range(rng.randint(0, 3) + (1 if customer else 0)):
+            stage = DealStage.WON if customer and i == 0 else rng.choice([DealStage.OPEN, DealStage.LOST])
+            created = now - timedelta(days=rng.randint(20, 700))
+            product = rng.choice(PRODUCTS)
+            deals.append(Deal(
+                name=f"{product} for {company}", product=product, stage=stage,
+                amount=rng.choice([4800, 12000, 24000, 60000, 150000]), created_at=created,
+                closed_at=None if stage == DealStage.OPEN else created + timedelta(days=rng.randint(10, 90)),
+            ))
+        activities = []
+        for _ in range(rng.randint(1, 10)):
+            title, template = rng.choice(NOTE_TEMPLATES)
+            person = rng.choice(contacts)
+            kind = rng.choice([ActivityKind.NOTE, ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL_SENT])
+            activities.append((person, Activity(
+                kind=kind, subject=title,
+                body=template.format(topic=rng.choice(TOPICS), name=person.first_name, days=rng.randint(2, 9),
+                                     product=rng.choice(PRODUCTS), industry=account.industry, event=rng.choice(EVENTS)),
+                occurred_at=now - timedelta(days=rng.randint(1, 600), hours=rng.randint(0, 23)),
+                details={},
+            )))
+        rows.append((account, contacts, deals, activities))
+    return rows
+
+
+def seed_crm(accounts: int = 220, contacts_per_account: int = 4,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Insert the demo CRM; accounts whose domain already exists are skipped. Returns table counts."""
+    fake = Faker("en_US")
+    fake.seed_instance(SEED)
+    rng = random.Random(SEED)
+    rows = build(fake, rng, accounts, contacts_per_account)
+    with session_scope() as session:
+        existing = set(session.scalars(select(Account.domain)))
+        for n, (account, contacts, deals, activities) in enumerate(rows, start=1):
+            if account.domain not in existing:
+                account.contacts = contacts
+                account.deals = deals
+                session.add(account)
+                session.flush()
+                for person, activity in activities:
+                    activity.account_id = account.id
+                    activity.contact_id = person.id
+                    session.add(activity)
+            if progress:
+                progress(n, len(rows))
+    with session_scope() as session:
+        return {
+            "accounts": session.scalar(select(func.count(Account.id))) or 0,
+            "contacts": session.scalar(select(func.count(Contact.id))) or 0,
+            "deals": session.scalar(select(func.count(Deal.id))) or 0,
+            "activities": session.scalar(select(func.count(Activity.id))) or 0,
+        }
+
+
+def pick_demo_prospects() -> list[int]:
+    """Three contacts that exercise three different writers: expansion, technical, executive."""
+    from agents.outreach.brief import WriterType
+    from agents.outreach.router import rule_route
+    from tasks.crm import load_profiles_sync
+
+    with session_scope() as session:
+        ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(300)))
+    wanted = [WriterType.EXISTING_CUSTOMER_EXPANSION, WriterType.TECHNICAL_BUYER, WriterType.NEW_LOGO_EXECUTIVE]
+    picked: dict[WriterType, int] = {}
+    for contact_id, profile in sorted(load_profiles_sync(ids).items()):
+        writer = rule_route(profile).writer
+        if writer in wanted and writer not in picked and profile.account_id not in {
+            p for p in (load_profiles_sync([c])[c].account_id for c in picked.values())
+        }:
+            picked[writer] = contact_id
+    return [picked[w] for w in wanted if w in picked]

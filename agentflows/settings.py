@@ -1,0 +1,149 @@
+"""The one settings object: every knob the project reads from the environment lives here.
+
+Nothing else in the code base calls `os.getenv`; modules ask `get_settings()`. Values come from
+environment variables with the `AGENTFLOWS_` prefix (or a `.env` file), nested ones with `__`:
+`AGENTFLOWS_AGENT_MODELS__RESEARCHER=anthropic:claude-sonnet-4-5`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OFFLINE = "offline"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Defaults run everything offline on one machine."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGENTFLOWS_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    # --- where state lives -------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path(".agentflows"),
+        description="Project data directory: CRM database, Prefect home, sent mail, templates in use.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the project database. Default: SQLite file under data_dir.",
+    )
+
+    # --- models --------------------------------------------------------------------------------
+    model: str | None = Field(
+        default=None,
+        description=(
+            "Default model for every agent: `offline`, `openai:<model>`, `openai-chat:<model>`, "
+            "`anthropic:<model>` or `openai-compatible:<model>@<base_url>`. Unset: a real model when "
+            "an API key is configured, otherwise `offline`."
+        ),
+    )
+    agent_models: dict[str, str] = Field(
+        default_factory=dict, description="Per-agent model overrides keyed by agent role."
+    )
+    fallback_models: list[str] = Field(
+        default_factory=list, description="Models tried in order when the primary one fails."
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AGENTFLOWS_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AGENTFLOWS_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AGENTFLOWS_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AGENTFLOWS_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
+    )
+    default_openai_model: str = "openai:gpt-4.1-mini"
+    default_anthropic_model: str = "anthropic:claude-sonnet-4-5"
+    model_request_retries: int = Field(
+        default=3, ge=0, description="Prefect task retries per model request (the one retry layer)."
+    )
+    model_request_timeout_s: float = Field(default=120.0, gt=0)
+    output_retries: int = Field(
+        default=2, ge=0, description="How often a model may fix output that failed validation."
+    )
+
+    # --- tools ---------------------------------------------------------------------------------
+    smtp_url: str = Field(
+        default="smtp://127.0.0.1:8025",
+        description="Where approved emails go: smtp://[user:pass@]host:port (smtps:// for TLS).",
+    )
+    mail_from: str = "Agentflows Demo <outreach@agentflows.example>"
+    sender_name: str = Field(default="Sam Rivera", description="Who signs outreach emails.")
+    seller_company: str = "Northwind Analytics"
+    seller_offer: str = Field(
+        default="a managed analytics platform that turns operational data into weekly decisions",
+        description="One line on what we sell; writers build every email around it.",
+    )
+    web_timeout_s: float = Field(default=8.0, gt=0)
+    web_max_bytes: int = Field(default=2_000_000, gt=0)
+    web_max_redirects: int = Field(default=3, ge=0)
+    web_max_chars: int = Field(default=6_000, gt=0, description="Page text kept for the researcher.")
+
+    # --- flows ---------------------------------------------------------------------------------
+    max_parallel_drafts: int = Field(
+        default=8, ge=1, description="Prospects drafted at once in one process (model calls in flight)."
+    )
+    approval_timeout_s: int = Field(
+        default=3 * 24 * 3600, gt=0, description="How long an outreach draft waits for a reviewer."
+    )
+    approval_poll_s: int = Field(default=5, gt=0, description="How often a paused run checks for input.")
+    history_limit: int = Field(default=25, gt=0, description="Most recent CRM activities in a brief.")
+
+    # --- prefect -------------------------------------------------------------------------------
+    prefect_host: str = "127.0.0.1"
+    prefect_port: int = 4200
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        """The project database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'agentflows.db'}"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the demo SMTP sink writes each received message as an `.eml` file."""
+        return self.data_dir / "mail"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"http://{self.prefect_host}:{self.prefect_port}/api"
+
+    def model_for(self, role: str) -> str:
+        """The model spec for one agent role: override, then global, then what the keys allow."""
+        if role in self.agent_models:
+            return self.agent_models[role]
+        if self.model:
+            return self.model
+        if self.openai_api_key or self.openai_base_url:
+            return self.default_openai_model
+        if self.anthropic_api_key:
+            return self.default_anthropic_model
+        return OFFLINE
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()

@@ -1,0 +1,52 @@
+"""One way to build an agent: durable, data-section aware, with the configured model.
+
+Every agent in the project comes from `durable_agent`, so they all share the same retry layering,
+Prefect task configuration and the rule that data is never an instruction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic_ai import Agent
+from pydantic_ai.durable_exec.prefect import PrefectDurability, TaskConfig
+
+from agentflows.settings import get_settings
+from agents.models import model_for_spec
+from agents.prompting import DATA_RULE
+
+DepsT = TypeVar("DepsT")
+OutputT = TypeVar("OutputT")
+
+
+def durable_agent(
+    *,
+    name: str,
+    model_spec: str,
+    output_type: type[OutputT],
+    instructions: str,
+    deps_type: type[DepsT] = type(None),  # type: ignore[assignment]
+) -> Agent[DepsT, OutputT]:
+    """A pydantic-ai agent whose model requests run as Prefect tasks when called inside a flow.
+
+    Model-request tasks get no Prefect retries: the provider SDK already retries transient errors
+    (see `agents.models`), and retrying there too would multiply attempts. `timeout_seconds` is a
+    backstop above the SDK's own timeout and retries.
+    """
+    settings = get_settings()
+    backstop = settings.model_request_timeout_s * (settings.model_request_retries + 1) + 30
+    agent: Agent[None, Any] = Agent(
+        model_for_spec(model_spec, settings),
+        output_type=output_type,
+        instructions=f"{instructions.strip()}\n\n{DATA_RULE}",
+        name=name,
+        deps_type=deps_type,
+        retries={"output": settings.output_retries, "tools": 1},
+        capabilities=[
+            PrefectDurability(
+                model_task_config=TaskConfig(retries=0, timeout_seconds=backstop),
+                tool_task_config=TaskConfig(retries=1, retry_delay_seconds=1.0),
+            )
+        ],
+    )
+    return agent

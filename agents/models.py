@@ -1,0 +1,90 @@
+"""Model selection: a spec string from settings becomes a pydantic-ai model.
+
+Specs: `offline`, `openai:<model>` (Responses API), `openai-chat:<model>` (Chat Completions),
+`openai-compatible:<model>@<base_url>` (vLLM, Ollama, any Chat Completions server),
+`anthropic:<model>`. `AGENTFLOWS_FALLBACK_MODELS` adds a `FallbackModel` chain.
+
+Retries live in one layer only: the provider SDK (`max_retries`), which retries transport errors,
+429 and 5xx with backoff and jitter and honours `retry-after`. Prefect task retries for model
+requests stay at 0 and pydantic-ai's own retries are only for output that fails validation.
+"""
+
+from __future__ import annotations
+
+from pydantic_ai.models import Model
+from pydantic_ai.models.fallback import FallbackModel
+
+from agentflows.settings import OFFLINE, Settings, get_settings
+from agents.offline import offline_model
+
+PROVIDER_PREFIXES = ("openai:", "openai-chat:", "openai-compatible:", "anthropic:")
+
+
+class ModelSpecError(ValueError):
+    """A model spec that cannot be used; the message says which forms are accepted."""
+
+
+def _openai_client(settings: Settings, base_url: str | None, api_key: str | None):  # type: ignore[no-untyped-def]
+    from openai import AsyncOpenAI
+
+    return AsyncOpenAI(
+        api_key=api_key or "not-needed",
+        base_url=base_url,
+        max_retries=settings.model_request_retries,
+        timeout=settings.model_request_timeout_s,
+    )
+
+
+def build_model(spec: str, settings: Settings | None = None) -> Model:
+    """One model from one spec. Keys come from settings (env or `.env`), never from the spec."""
+    settings = settings or get_settings()
+    spec = spec.strip()
+    if spec == OFFLINE:
+        return offline_model()
+    if spec.startswith("openai-compatible:"):
+        from pydantic_ai.models.openai import OpenAIChatModel
+        from pydantic_ai.providers.openai import OpenAIProvider
+
+        name, sep, base_url = spec.removeprefix("openai-compatible:").partition("@")
+        if not sep or not name or not base_url:
+            raise ModelSpecError(f"{spec!r}: expected openai-compatible:<model>@<base_url>")
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return OpenAIChatModel(name, provider=OpenAIProvider(openai_client=_openai_client(settings, base_url, key)))
+    if spec.startswith(("openai:", "openai-chat:")):
+        from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
+        from pydantic_ai.providers.openai import OpenAIProvider
+
+        kind, _, name = spec.partition(":")
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        if not key and not settings.openai_base_url:
+            raise ModelSpecError(f"{spec!r} needs OPENAI_API_KEY (or AGENTFLOWS_OPENAI_BASE_URL)")
+        provider = OpenAIProvider(openai_client=_openai_client(settings, settings.openai_base_url, key))
+        model_cls = OpenAIResponsesModel if kind == "openai" else OpenAIChatModel
+        return model_cls(name, provider=provider)
+    if spec.startswith("anthropic:"):
+        from anthropic import AsyncAnthropic
+        from pydantic_ai.models.anthropic import AnthropicModel
+        from pydantic_ai.providers.anthropic import AnthropicProvider
+
+        key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None
+        if not key and not settings.anthropic_base_url:
+            raise ModelSpecError(f"{spec!r} needs ANTHROPIC_API_KEY (or AGENTFLOWS_ANTHROPIC_BASE_URL)")
+        client = AsyncAnthropic(
+            api_key=key or "not-needed",
+            base_url=settings.anthropic_base_url,
+            max_retries=settings.model_request_retries,
+            timeout=settings.model_request_timeout_s,
+        )
+        return AnthropicModel(spec.removeprefix("anthropic:"), provider=AnthropicProvider(anthropic_client=client))
+    raise ModelSpecError(
+        f"unknown model spec {spec!r}: use 'offline', 'openai:<model>', 'openai-chat:<model>', "
+        "'openai-compatible:<model>@<base_url>' or 'anthropic:<model>'"
+    )
+
+
+def model_for_spec(spec: str, settings: Settings | None = None) -> Model:
+    """The primary model, wrapped in a fallback chain when fallbacks are configured."""
+    settings = settings or get_settings()
+    primary = build_model(spec, settings)
+    fallbacks = [build_model(s, settings) for s in settings.fallback_models if s.strip() != spec]
+    return FallbackModel(primary, *fallbacks) if fallbacks else primary

@@ -1,0 +1,1 @@
+"""Prospect outreach agents: researcher -> router -> one of four writers."""

@@ -1,0 +1,109 @@
+"""Typed inputs and outputs shared by the outreach agents.
+
+A brief is a list of numbered facts, each with its source (`crm:activity:12`, `web:https://...`);
+writers cite facts by id, so every claim in an email can be traced back to a row or a page.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class WriterType(enum.StrEnum):
+    NEW_LOGO_EXECUTIVE = "new-logo-executive"
+    TECHNICAL_BUYER = "technical-buyer"
+    EXISTING_CUSTOMER_EXPANSION = "existing-customer-expansion"
+    SMALL_BUSINESS_OWNER = "small-business-owner"
+
+
+class HistoryItem(BaseModel):
+    """One CRM activity or deal as the researcher sees it."""
+
+    ref: str = Field(description="Source reference, e.g. crm:activity:12 or crm:deal:4")
+    when: datetime
+    kind: str
+    subject: str = ""
+    text: str = ""
+
+
+class WebFindings(BaseModel):
+    """What the company's website said, or why it could not be read."""
+
+    url: str
+    available: bool
+    text: str = ""
+    error: str | None = None
+
+
+class ProspectProfile(BaseModel):
+    contact_id: int
+    name: str
+    role: str
+    seniority: str
+    department: str
+    account_id: int
+    company: str
+    domain: str
+    industry: str
+    employees: int
+    region: str
+    is_customer: bool = Field(description="True when the account has at least one won deal")
+    products_owned: list[str] = Field(default_factory=list)
+
+
+class ResearchInput(BaseModel):
+    """Everything the researcher may use: the CRM profile, history and the website text."""
+
+    prospect: ProspectProfile
+    history: list[HistoryItem]
+    web: WebFindings
+
+
+class Fact(BaseModel):
+    id: str = Field(description="Short id such as F1, F2 ... unique within the brief", pattern=r"^F\d+$")
+    text: str = Field(description="One sentence stating the fact", min_length=3)
+    source: str = Field(description="Where it comes from: crm:<table>:<id>, web:<url> or profile")
+
+
+class ProspectBrief(BaseModel):
+    """The researcher's output: who the prospect is and what we know, each fact with its source."""
+
+    summary: str = Field(description="Two or three sentences on the prospect and the opportunity")
+    facts: list[Fact] = Field(min_length=1, description="Numbered facts, each with its source")
+    pains: list[str] = Field(default_factory=list, description="Likely problems worth addressing")
+    web_source: str = Field(description="'used: <url>' or 'unavailable: <reason>'")
+
+
+class Route(BaseModel):
+    """The router's choice of writer for this prospect."""
+
+    writer: WriterType
+    reason: str = Field(description="One sentence citing the facts that decided it")
+
+
+class WriterInput(BaseModel):
+    """What a writer sees: the prospect, the brief, who we are, and angles to leave alone."""
+
+    prospect: ProspectProfile
+    brief: ProspectBrief
+    writer: WriterType
+    seller_company: str
+    offer: str
+    sender_name: str
+    avoid_angles: list[str] = Field(default_factory=list, description="Angles already used on this account")
+
+
+class EmailVariant(BaseModel):
+    subject: str = Field(min_length=3, max_length=150)
+    body: str = Field(min_length=40, max_length=4000)
+    angle: str = Field(min_length=3, max_length=80, description="The variant's angle in a few words")
+    facts_used: list[str] = Field(min_length=1, description="Ids of the brief's facts this email relies on")
+
+
+class EmailDrafts(BaseModel):
+    """Exactly three variations, each with a different angle."""
+
+    variants: list[EmailVariant] = Field(min_length=3, max_length=3)

@@ -1,0 +1,98 @@
+"""Researcher: CRM history + website text -> a `ProspectBrief` whose every fact carries its source."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from pydantic_ai import Agent
+
+from agents import offline
+from agents.durable import durable_agent
+from agents.outreach.brief import Fact, ProspectBrief, ResearchInput
+
+NAME = "outreach-researcher"
+
+INSTRUCTIONS = """
+You are a B2B sales researcher. From the prospect's CRM profile, account history and website text,
+write a brief for an email writer: a short summary, numbered facts (F1, F2, ...) each with the
+source it came from (the history item's `ref`, `web:<url>` for the website, `profile` for the CRM
+profile), and the likely pains worth addressing. Only state facts that appear in the data. If the
+website was unavailable, say so in `web_source` as 'unavailable: <reason>'.
+"""
+
+# Sentences from a web page that look like orders to a model rather than facts about a company.
+_SUSPICIOUS = re.compile(
+    r"(ignore|disregard|instruction|system prompt|assistant|you must|send (this|it|the)|@|https?://|<|>)",
+    re.I,
+)
+_PAINS_BY_INDUSTRY = {
+    "Retail": "inventory and demand planning across stores",
+    "Logistics": "late shipments and route costs that are hard to see in time",
+    "Healthcare": "reporting that takes clinicians away from patients",
+    "Financial Services": "month-end reporting that ties up analysts for days",
+    "Manufacturing": "unplanned downtime and scrap that surface too late",
+    "Software": "product usage data scattered across tools",
+    "Education": "enrolment and retention figures assembled by hand",
+    "Hospitality": "occupancy and staffing decisions made on stale numbers",
+    "Energy": "asset performance data that arrives after the fact",
+    "Media": "audience data split across platforms",
+}
+
+
+def web_sentences(text: str, limit: int = 2) -> list[str]:
+    """Plain descriptive sentences from page text, skipping anything that reads like an order."""
+    picked: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        sentence = " ".join(sentence.split())
+        if 25 <= len(sentence) <= 220 and not _SUSPICIOUS.search(sentence):
+            picked.append(sentence)
+        if len(picked) == limit:
+            break
+    return picked
+
+
+def compose_offline(payload: dict[str, Any]) -> ProspectBrief:
+    """The brief the offline model writes: only facts present in the research input."""
+    data = ResearchInput.model_validate(payload)
+    p = data.prospect
+    facts: list[Fact] = []
+
+    def add(text: str, source: str) -> None:
+        facts.append(Fact(id=f"F{len(facts) + 1}", text=text, source=source))
+
+    add(
+        f"{p.name} is {p.role} ({p.seniority}, {p.department}) at {p.company}, "
+        f"a {p.employees}-person {p.industry} company in {p.region}.",
+        f"crm:contact:{p.contact_id}",
+    )
+    for item in data.history:
+        if item.kind.startswith("deal"):
+            stage = {"deal won": "Won", "deal lost": "Lost", "deal open": "Open"}.get(item.kind, item.kind)
+            add(f"{stage} {item.subject} ({item.when:%B %Y}).", item.ref)
+    notes = [h for h in data.history if not h.kind.startswith("deal")][:4]
+    for item in notes:
+        detail = f": {item.text}" if item.text else ""
+        add(f"{item.when:%d %b %Y} {item.kind} - {item.subject}{detail}"[:240], item.ref)
+    if data.web.available:
+        for sentence in web_sentences(data.web.text):
+            add(f"Their website says: {sentence}", f"web:{data.web.url}")
+    pains = [_PAINS_BY_INDUSTRY.get(p.industry, "decisions made on numbers that arrive too late")]
+    if p.is_customer:
+        pains.append(f"getting more teams value from {', '.join(p.products_owned) or 'what they already use'}")
+    status = "an existing customer" if p.is_customer else "not yet a customer"
+    web_source = f"used: {data.web.url}" if data.web.available else f"unavailable: {data.web.error}"
+    summary = (
+        f"{offline.OFFLINE_MARK} {p.name} ({p.role}) at {p.company}, {status}; "
+        f"{len(data.history)} CRM history items; website {'read' if data.web.available else 'not read'}."
+    )
+    return ProspectBrief(summary=summary, facts=facts, pains=pains, web_source=web_source)
+
+
+offline.register(NAME, compose_offline)
+
+
+@lru_cache(maxsize=8)
+def researcher(model_spec: str) -> Agent[None, ProspectBrief]:
+    return durable_agent(name=NAME, model_spec=model_spec, output_type=ProspectBrief, instructions=INSTRUCTIONS)

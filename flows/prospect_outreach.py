@@ -1,0 +1,228 @@
+"""Prospect outreach: CRM history + website -> brief -> writer -> three drafts -> a rep approves -> sent once.
+
+Run it: `agentflows run prospect-outreach --prospects 1,2,3` (or `make demo`). Each prospect is its
+own subflow run, drafted concurrently with the others and paused for its own approval, so reps
+approve in any order from the Prefect UI ("Resume" on the run page) or with `agentflows approve`.
+
+The story of one prospect:
+  1. load the CRM profile and history, and fetch the website (concurrently; a dead site is noted, not fatal)
+  2. the researcher writes a brief of sourced facts
+  3. the router picks a writer; the writer drafts three variants grounded in the brief
+  4. the drafts are stored and shown as a markdown artifact; the run pauses with an approval form
+  5. approved: decision, CRM activity and outbox row in one transaction, then one SMTP send
+     rejected or timed out: the outcome is logged, nothing is sent
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+from weakref import WeakKeyDictionary
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.context import get_run_context
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import apause_flow_run
+from prefect.input import RunInput
+from pydantic import BaseModel, Field
+
+from agentflows.settings import get_settings
+from agents.outreach.brief import EmailDrafts, ProspectBrief, ProspectProfile, ResearchInput, WriterInput
+from agents.outreach.router import RouteInput
+from tasks.crm import load_profiles_sync, load_prospect
+from tasks.email import send_email
+from tasks.generation import choose_writer, draft_emails, research
+from tasks.outreach import Decision, Outcome, record_decision, save_drafts
+from tasks.web import fetch_website
+
+# --- the approval form (the Prefect UI renders it; `agentflows approve` fills the same fields) ---
+
+APPROVAL_CHOICES = ("send variant 1", "send variant 2", "send variant 3", "reject")
+
+
+class OutreachApproval(RunInput):
+    """Approve one of the three drafts (optionally edited) or reject them all."""
+
+    decision: Literal["send variant 1", "send variant 2", "send variant 3", "reject"] = Field(
+        description="Which draft to send, or reject all three"
+    )
+    reviewer: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Your name (required)")
+    subject: str = Field(
+        default="", max_length=150, pattern=r"^[^\r\n]*$", description="Optional: replace the chosen draft's subject"
+    )
+    body: str = Field(default="", max_length=4000, description="Optional: replace the chosen draft's body")
+    note: str = Field(default="", max_length=2000, description="Optional note (why you rejected, what you changed)")
+    drafts_digest: str = Field(description="Digest of the drafts you reviewed. Filled in for you; do not edit.")
+
+
+def decide(answer: OutreachApproval, drafts: EmailDrafts, digest: str) -> Decision | str:
+    """The decision an approval form means, or a message saying why it cannot be accepted."""
+    if answer.drafts_digest.strip() != digest:
+        return (
+            f"These drafts changed since the form you submitted was shown (digest {answer.drafts_digest!r}, "
+            f"current {digest!r}). Reload the run page and review the current drafts."
+        )
+    if answer.decision == "reject":
+        return Decision(outcome="rejected", reviewer=answer.reviewer.strip(), note=answer.note)
+    variant = int(answer.decision.rsplit(" ", 1)[1])
+    chosen = drafts.variants[variant - 1]
+    subject = answer.subject.strip() or chosen.subject
+    body = answer.body.strip() or chosen.body
+    return Decision(
+        outcome="sent",
+        reviewer=answer.reviewer.strip(),
+        variant=variant,
+        subject=subject,
+        body=body,
+        edited=(subject, body) != (chosen.subject, chosen.body),
+        note=answer.note,
+    )
+
+
+class ProspectOutcome(BaseModel):
+    prospect_id: int
+    flow_run_id: str | None
+    outcome: Outcome | Literal["failed"]
+    writer: str | None = None
+    error: str | None = None
+    variant: int | None = None
+    reviewer: str | None = None
+    message_id: str | None = None
+
+
+class OutreachSummary(BaseModel):
+    outcomes: list[ProspectOutcome]
+
+
+# --- drafting concurrency: at most `max_parallel_drafts` prospects drafting at once per process ---
+
+_slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = WeakKeyDictionary()
+
+
+def drafting_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _slots:
+        _slots[loop] = asyncio.Semaphore(get_settings().max_parallel_drafts)
+    return _slots[loop]
+
+
+# --- the flows --------------------------------------------------------------------------------
+
+
+def drafts_markdown(profile: ProspectProfile, brief: ProspectBrief, writer: str, model: str,
+                    drafts: EmailDrafts, digest: str, flow_run_id: str) -> str:
+    """What the reviewer reads above the approval form and in the run's Artifacts tab."""
+    offline_note = (
+        "\n> **Offline model**: these drafts were written deterministically from CRM and web facts, "
+        "without a language model.\n" if model == "offline" else ""
+    )
+    facts = "\n".join(f"| {f.id} | {f.text.replace('|', '/')} | `{f.source}` |" for f in brief.facts)
+    parts = [
+        f"# Outreach to {profile.name}, {profile.role} at {profile.company}",
+        offline_note,
+        f"**Writer:** `{writer}` · **Model:** `{model}` · **Web:** {brief.web_source} · **Digest:** `{digest}`",
+        f"\n## Brief\n{brief.summary}\n\n| id | fact | source |\n|---|---|---|\n{facts}",
+        "\n**Likely pains:** " + "; ".join(brief.pains),
+    ]
+    for i, v in enumerate(drafts.variants, start=1):
+        body = "\n".join(f"> {line}" if line else ">" for line in v.body.splitlines())
+        parts.append(f"\n## Variant {i}: {v.angle}\n**Subject:** {v.subject}  \n**Facts:** {', '.join(v.facts_used)}\n\n{body}")
+    parts.append(
+        f"\n---\nApprove in the form (Resume) or: `agentflows approve {flow_run_id} --variant N --reviewer NAME`"
+        f" / `agentflows reject {flow_run_id} --reviewer NAME --note WHY`"
+    )
+    return "\n".join(parts)
+
+
+async def ask_reviewer(drafts: EmailDrafts, digest: str, description: str) -> Decision:
+    """Pause until a reviewer answers; re-ask (with the reason) when an answer cannot be accepted."""
+    settings = get_settings()
+    problem = ""
+    for attempt in range(1, 21):
+        form = OutreachApproval.with_initial_data(
+            description=(f"**Not accepted:** {problem}\n\n" if problem else "") + description,
+            decision="send variant 1",
+            drafts_digest=digest,
+        )
+        try:
+            answer = await apause_flow_run(
+                wait_for_input=form,
+                timeout=settings.approval_timeout_s,
+                poll_interval=settings.approval_poll_s,
+                key=f"approval-{attempt}",
+            )
+        except FlowPauseTimeout:
+            return Decision(outcome="timed_out")
+        result = decide(answer, drafts, digest)
+        if isinstance(result, Decision):
+            return result
+        problem = result
+        get_run_logger().warning("approval not accepted: %s", problem)
+    raise RuntimeError("20 approval answers in a row could not be accepted; giving up without sending")
+
+
+@flow(name="outreach-prospect", flow_run_name="outreach-{prospect_id}", persist_result=True)
+async def outreach_prospect(prospect_id: int) -> ProspectOutcome:
+    """One prospect from CRM record to sent (or rejected) email, with its own approval pause."""
+    settings = get_settings()
+    flow_run_id = str(get_run_context().flow_run.id)
+    async with drafting_slots():
+        (profile, history) = await load_prospect(prospect_id)
+        web = await fetch_website(f"https://{profile.domain}/")
+        brief = await research(ResearchInput(prospect=profile, history=history, web=web))
+        route = await choose_writer(RouteInput(prospect=profile, brief=brief))
+        drafts = await draft_emails(
+            WriterInput(
+                prospect=profile,
+                brief=brief,
+                writer=route.writer,
+                seller_company=settings.seller_company,
+                offer=settings.seller_offer,
+                sender_name=settings.sender_name,
+            )
+        )
+    model = settings.model_for("writer")
+    digest = await save_drafts(flow_run_id, profile, route.writer, model, brief, drafts)
+    markdown = drafts_markdown(profile, brief, route.writer.value, model, drafts, digest, flow_run_id)
+    await acreate_markdown_artifact(markdown=markdown, key=f"outreach-drafts-{prospect_id}",
+                                    description=f"Drafts for {profile.name} at {profile.company}")
+
+    decision = await ask_reviewer(drafts, digest, markdown)
+    key = await record_decision(flow_run_id, profile, drafts, decision, model)
+    message_id = await send_email(key) if key else None
+    get_run_logger().info("prospect %s: %s", prospect_id, decision.outcome)
+    return ProspectOutcome(
+        prospect_id=prospect_id,
+        flow_run_id=flow_run_id,
+        outcome=decision.outcome,
+        writer=route.writer.value,
+        variant=decision.variant,
+        reviewer=decision.reviewer,
+        message_id=message_id,
+    )
+
+
+@flow(name="prospect-outreach", persist_result=True)
+async def prospect_outreach(prospect_ids: list[int]) -> OutreachSummary:
+    """Draft outreach for each prospect concurrently; each waits for its own approval."""
+    if not prospect_ids:
+        raise ValueError("prospect_ids is empty: pass at least one contact id")
+    await asyncio.to_thread(load_profiles_sync, prospect_ids)  # unknown ids fail here, before any work
+    ids = list(dict.fromkeys(prospect_ids))
+    results = await asyncio.gather(*(outreach_prospect(pid) for pid in ids), return_exceptions=True)
+    outcomes = [
+        r if isinstance(r, ProspectOutcome)
+        else ProspectOutcome(prospect_id=pid, flow_run_id=None, outcome="failed", error=f"{type(r).__name__}: {r}")
+        for pid, r in zip(ids, results, strict=True)
+    ]
+    await acreate_table_artifact(
+        table=[o.model_dump(mode="json") for o in outcomes],
+        key="prospect-outreach-summary",
+        description="What happened to each prospect",
+    )
+    failed = [o for o in outcomes if o.outcome == "failed"]
+    if failed:  # the others finished; the batch run still shows red so nobody misses these
+        raise RuntimeError(f"{len(failed)} of {len(ids)} prospects failed: " + "; ".join(
+            f"{o.prospect_id}: {o.error}" for o in failed))
+    return OutreachSummary(outcomes=outcomes)

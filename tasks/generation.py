@@ -1,0 +1,59 @@
+"""Generation calls: render the data section, run the durable agent, return typed output.
+
+These are plain coroutines called from flows, not tasks: `PrefectDurability` already makes each
+model request inside them a Prefect task (`Model Request: ...`) of the calling flow run, with its
+result persisted so a retried run does not pay for it twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic_ai import Agent
+from pydantic_ai.exceptions import UnexpectedModelBehavior
+
+from agentflows.settings import get_settings
+from agents.outreach import researcher, router, writers
+from agents.outreach.brief import EmailDrafts, ProspectBrief, ResearchInput, Route, WriterInput
+from agents.prompting import render_prompt
+
+OutputT = TypeVar("OutputT")
+
+
+class GenerationError(RuntimeError):
+    """A model could not produce valid output within its retry budget; nothing downstream ran."""
+
+
+async def run_agent(agent: Agent[Any, OutputT], prompt: str, deps: Any = None) -> OutputT:
+    """Run one agent, turning pydantic-ai's give-up into a message that says which agent and why."""
+    try:
+        result = await agent.run(prompt, deps=deps)
+    except UnexpectedModelBehavior as exc:
+        raise GenerationError(
+            f"agent {agent.name!r} gave up after {get_settings().output_retries + 1} attempts: {exc.message}"
+        ) from exc
+    return result.output
+
+
+async def research(data: ResearchInput) -> ProspectBrief:
+    spec = get_settings().model_for("researcher")
+    prompt = render_prompt("Write the prospect brief.", researcher.NAME, "research-input", data)
+    return await run_agent(researcher.researcher(spec), prompt)
+
+
+async def choose_writer(data: router.RouteInput) -> Route:
+    spec = get_settings().model_for("router")
+    prompt = render_prompt("Choose the writer.", router.NAME, "route-input", data)
+    return await run_agent(router.router(spec), prompt)
+
+
+async def draft_emails(data: WriterInput) -> EmailDrafts:
+    spec = get_settings().model_for("writer")
+    prompt = render_prompt("Write the three email variants.", "outreach-writer", "writer-input", data)
+    drafts = await run_agent(writers.writer(data.writer, spec), prompt, deps=data)
+    return drafts
+
+
+def as_payload(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
