@@ -52,7 +52,9 @@ async def pending_approvals() -> list[PendingApproval]:
 
     async with get_client() as client:
         runs = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+            ),
             sort=FlowRunSort.START_TIME_ASC,
             limit=200,
         )
@@ -67,16 +69,30 @@ async def pending_approvals() -> list[PendingApproval]:
     pending = []
     for draft, contact, account in rows:
         run = ids[draft.flow_run_id]
-        pending.append(PendingApproval(
-            flow_run_id=draft.flow_run_id, flow_run_name=run.name, state=run.state_name or "Paused",
-            contact_id=contact.id, contact=f"{contact.full_name} <{contact.email}>", company=account.name,
-            writer=draft.writer, digest=draft.digest, variants=draft.variants,
-        ))
+        pending.append(
+            PendingApproval(
+                flow_run_id=draft.flow_run_id,
+                flow_run_name=run.name,
+                state=run.state_name or "Paused",
+                contact_id=contact.id,
+                contact=f"{contact.full_name} <{contact.email}>",
+                company=account.name,
+                writer=draft.writer,
+                digest=draft.digest,
+                variants=draft.variants,
+            )
+        )
     return pending
 
 
 def approval_input(
-    flow_run_id: str, *, variant: int | None, reviewer: str, subject: str = "", body: str = "", note: str = "",
+    flow_run_id: str,
+    *,
+    variant: int | None,
+    reviewer: str,
+    subject: str = "",
+    body: str = "",
+    note: str = "",
     reject: bool = False,
 ) -> dict[str, Any]:
     """The run input for an approval (or rejection), validated against the form's own model."""
@@ -89,7 +105,11 @@ def approval_input(
         raise ApprovalError(f"run {flow_run_id} was already decided ({draft.status} by {draft.reviewer})")
     data = {
         "decision": "reject" if reject else f"send variant {variant}",
-        "reviewer": reviewer, "subject": subject, "body": body, "note": note, "drafts_digest": draft.digest,
+        "reviewer": reviewer,
+        "subject": subject,
+        "body": body,
+        "note": note,
+        "drafts_digest": draft.digest,
     }
     try:
         OutreachApproval.model_validate(data)

@@ -17,8 +17,11 @@ from rich.table import Table
 from agentflows.prefect_env import configure_prefect_env
 from agentflows.settings import get_settings
 
-app = typer.Typer(help="Agentic workflows as Prefect flows: outreach, fraud checks, landing plans.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Agentic workflows as Prefect flows: outreach, fraud checks, landing plans.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 run_app = typer.Typer(help="Run a flow in this process.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
@@ -58,8 +61,9 @@ def seed() -> None:
     from agentflows.seed.crm import seed_crm
 
     upgrade()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
         crm = progress.add_task("CRM accounts", total=None)
         counts = seed_crm(progress=lambda n, total: progress.update(crm, completed=n, total=total))
     console.print("seeded: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
@@ -166,15 +170,23 @@ def _require_prefect_server() -> None:
 
     api = PREFECT_API_URL.value()
     if not api or not healthy(api):
-        raise fail(f"no Prefect server answers at {api}. Start one with `agentflows demo` or `agentflows up`, "
-                   "or point PREFECT_API_URL at yours.")
+        raise fail(
+            f"no Prefect server answers at {api}. Start one with `agentflows demo` or `agentflows up`, "
+            "or point PREFECT_API_URL at yours."
+        )
 
 
 def _print_outcomes(outcomes: list) -> None:  # type: ignore[type-arg]
     table = Table("prospect", "outcome", "writer", "variant", "reviewer", "message id")
     for o in outcomes:
-        table.add_row(str(o.prospect_id), o.outcome, o.writer or "", str(o.variant or ""), o.reviewer or "",
-                      o.message_id or o.error or "")
+        table.add_row(
+            str(o.prospect_id),
+            o.outcome,
+            o.writer or "",
+            str(o.variant or ""),
+            o.reviewer or "",
+            o.message_id or o.error or "",
+        )
     console.print(table)
 
 
@@ -186,6 +198,10 @@ def demo(
     from agentflows.demo import run_demo
 
     run_demo(parse_ids(prospects) if prospects else None, console)
+
+
+# Commands of the other workflows register themselves on `app` / `run_app` when imported.
+from agentflows import cli_fraud, cli_triggers  # noqa: E402, F401
 
 
 def main() -> None:

@@ -29,7 +29,9 @@ def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
     settings = get_settings()
     upgrade()
     counts = seed_crm()
-    console.print(f"[green]CRM ready[/] ({counts['accounts']} accounts, {counts['contacts']} contacts) at {settings.db_url}")
+    console.print(
+        f"[green]CRM ready[/] ({counts['accounts']} accounts, {counts['contacts']} contacts) at {settings.db_url}"
+    )
 
     started: list[PrefectServer | SmtpSink] = []
     try:
@@ -71,8 +73,10 @@ def _run_in_background(ids: list[int], console: Console) -> None:
         try:
             summary = asyncio.run(prospect_outreach(ids))
             for o in summary.outcomes:
-                console.print(f"[green]done[/] prospect {o.prospect_id}: {o.outcome} "
-                              f"{'variant ' + str(o.variant) if o.variant else ''} {o.message_id or ''}")
+                console.print(
+                    f"[green]done[/] prospect {o.prospect_id}: {o.outcome} "
+                    f"{'variant ' + str(o.variant) if o.variant else ''} {o.message_id or ''}"
+                )
         except Exception as exc:  # shown to the person running the demo; the run's state is in Prefect
             console.print(f"[red]outreach run failed:[/] {exc}")
 
@@ -92,7 +96,11 @@ def _wait_for_pauses(ids: list[int], console: Console, timeout: float = 300) -> 
             time.sleep(1)
     for p in pending:
         console.print(f"\n[bold]{p.contact}[/] at {p.company} -> writer {p.writer}", highlight=False)
-        console.print(f"  review and approve: {prefect_ui_url()}/runs/flow-run/{p.flow_run_id}",
-                      soft_wrap=True, highlight=False)
-        console.print(f"  or: agentflows approve {p.flow_run_id} --variant 1 --reviewer 'Your Name'",
-                      soft_wrap=True, highlight=False)
+        console.print(
+            f"  review and approve: {prefect_ui_url()}/runs/flow-run/{p.flow_run_id}", soft_wrap=True, highlight=False
+        )
+        console.print(
+            f"  or: agentflows approve {p.flow_run_id} --variant 1 --reviewer 'Your Name'",
+            soft_wrap=True,
+            highlight=False,
+        )

@@ -97,7 +97,10 @@ def start_prefect_server(
     prefect_bin = Path(sys.executable).with_name("prefect")
     process = subprocess.Popen(
         [str(prefect_bin), "server", "start", "--host", host, "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     server = PrefectServer(process=process, api_url=f"http://{host}:{port}/api", log_path=log_path)
     deadline = time.monotonic() + timeout

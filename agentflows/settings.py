@@ -70,9 +70,7 @@ class Settings(BaseSettings):
         default=3, ge=0, description="Prefect task retries per model request (the one retry layer)."
     )
     model_request_timeout_s: float = Field(default=120.0, gt=0)
-    output_retries: int = Field(
-        default=2, ge=0, description="How often a model may fix output that failed validation."
-    )
+    output_retries: int = Field(default=2, ge=0, description="How often a model may fix output that failed validation.")
 
     # --- tools ---------------------------------------------------------------------------------
     smtp_url: str = Field(
@@ -100,6 +98,10 @@ class Settings(BaseSettings):
     )
     approval_poll_s: int = Field(default=5, gt=0, description="How often a paused run checks for input.")
     history_limit: int = Field(default=25, gt=0, description="Most recent CRM activities in a brief.")
+
+    # --- fraud check ---------------------------------------------------------------------------
+
+    # --- triggers: deployments, webhooks, `agentflows up` -----------------------------------------
 
     # --- prefect -------------------------------------------------------------------------------
     prefect_host: str = "127.0.0.1"

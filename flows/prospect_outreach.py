@@ -110,12 +110,21 @@ def drafting_slots() -> asyncio.Semaphore:
 # --- the flows --------------------------------------------------------------------------------
 
 
-def drafts_markdown(profile: ProspectProfile, brief: ProspectBrief, writer: str, model: str,
-                    drafts: EmailDrafts, digest: str, flow_run_id: str) -> str:
+def drafts_markdown(
+    profile: ProspectProfile,
+    brief: ProspectBrief,
+    writer: str,
+    model: str,
+    drafts: EmailDrafts,
+    digest: str,
+    flow_run_id: str,
+) -> str:
     """What the reviewer reads above the approval form and in the run's Artifacts tab."""
     offline_note = (
         "\n> **Offline model**: these drafts were written deterministically from CRM and web facts, "
-        "without a language model.\n" if model == "offline" else ""
+        "without a language model.\n"
+        if model == "offline"
+        else ""
     )
     facts = "\n".join(f"| {f.id} | {f.text.replace('|', '/')} | `{f.source}` |" for f in brief.facts)
     parts = [
@@ -127,7 +136,9 @@ def drafts_markdown(profile: ProspectProfile, brief: ProspectBrief, writer: str,
     ]
     for i, v in enumerate(drafts.variants, start=1):
         body = "\n".join(f"> {line}" if line else ">" for line in v.body.splitlines())
-        parts.append(f"\n## Variant {i}: {v.angle}\n**Subject:** {v.subject}  \n**Facts:** {', '.join(v.facts_used)}\n\n{body}")
+        parts.append(
+            f"\n## Variant {i}: {v.angle}\n**Subject:** {v.subject}  \n**Facts:** {', '.join(v.facts_used)}\n\n{body}"
+        )
     parts.append(
         f"\n---\nApprove in the form (Resume) or: `agentflows approve {flow_run_id} --variant N --reviewer NAME`"
         f" / `agentflows reject {flow_run_id} --reviewer NAME --note WHY`"
@@ -185,8 +196,11 @@ async def outreach_prospect(prospect_id: int) -> ProspectOutcome:
     model = settings.model_for("writer")
     digest = await save_drafts(flow_run_id, profile, route.writer, model, brief, drafts)
     markdown = drafts_markdown(profile, brief, route.writer.value, model, drafts, digest, flow_run_id)
-    await acreate_markdown_artifact(markdown=markdown, key=f"outreach-drafts-{prospect_id}",
-                                    description=f"Drafts for {profile.name} at {profile.company}")
+    await acreate_markdown_artifact(
+        markdown=markdown,
+        key=f"outreach-drafts-{prospect_id}",
+        description=f"Drafts for {profile.name} at {profile.company}",
+    )
 
     decision = await ask_reviewer(drafts, digest, markdown)
     key = await record_decision(flow_run_id, profile, drafts, decision, model)
@@ -212,7 +226,8 @@ async def prospect_outreach(prospect_ids: list[int]) -> OutreachSummary:
     ids = list(dict.fromkeys(prospect_ids))
     results = await asyncio.gather(*(outreach_prospect(pid) for pid in ids), return_exceptions=True)
     outcomes = [
-        r if isinstance(r, ProspectOutcome)
+        r
+        if isinstance(r, ProspectOutcome)
         else ProspectOutcome(prospect_id=pid, flow_run_id=None, outcome="failed", error=f"{type(r).__name__}: {r}")
         for pid, r in zip(ids, results, strict=True)
     ]
@@ -223,6 +238,7 @@ async def prospect_outreach(prospect_ids: list[int]) -> OutreachSummary:
     )
     failed = [o for o in outcomes if o.outcome == "failed"]
     if failed:  # the others finished; the batch run still shows red so nobody misses these
-        raise RuntimeError(f"{len(failed)} of {len(ids)} prospects failed: " + "; ".join(
-            f"{o.prospect_id}: {o.error}" for o in failed))
+        raise RuntimeError(
+            f"{len(failed)} of {len(ids)} prospects failed: " + "; ".join(f"{o.prospect_id}: {o.error}" for o in failed)
+        )
     return OutreachSummary(outcomes=outcomes)

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agentflows.db import session_scope
-from agentflows.db.crm import Contact, OutboxMessage, OutboxStatus
 from agentflows.db.base import utcnow
+from agentflows.db.crm import Contact, OutboxMessage, OutboxStatus
 from agentflows.settings import get_settings
 
 

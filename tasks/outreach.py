@@ -46,7 +46,12 @@ def drafts_digest(brief: ProspectBrief, drafts: EmailDrafts) -> str:
 
 
 def _save_draft_sync(
-    flow_run_id: str, profile: ProspectProfile, writer: WriterType, model: str, brief: ProspectBrief, drafts: EmailDrafts
+    flow_run_id: str,
+    profile: ProspectProfile,
+    writer: WriterType,
+    model: str,
+    brief: ProspectBrief,
+    drafts: EmailDrafts,
 ) -> str:
     digest = drafts_digest(brief, drafts)
     with session_scope() as session:
@@ -71,7 +76,12 @@ def _save_draft_sync(
 
 @task(name="save-drafts", retries=2, retry_delay_seconds=2)
 async def save_drafts(
-    flow_run_id: str, profile: ProspectProfile, writer: WriterType, model: str, brief: ProspectBrief, drafts: EmailDrafts
+    flow_run_id: str,
+    profile: ProspectProfile,
+    writer: WriterType,
+    model: str,
+    brief: ProspectBrief,
+    drafts: EmailDrafts,
 ) -> str:
     """Store the drafts shown to the reviewer; returns their digest."""
     return await asyncio.to_thread(_save_draft_sync, flow_run_id, profile, writer, model, brief, drafts)
@@ -110,10 +120,20 @@ def _record_decision_sync(
             kind, subject, body, status = ActivityKind.OUTREACH_SENT, decision.subject, decision.body, "approved"
         elif decision.outcome == "rejected":
             details["angles"] = [v.angle for v in drafts.variants]
-            kind, subject, body, status = ActivityKind.OUTREACH_REJECTED, "Outreach drafts rejected", decision.note, "rejected"
+            kind, subject, body, status = (
+                ActivityKind.OUTREACH_REJECTED,
+                "Outreach drafts rejected",
+                decision.note,
+                "rejected",
+            )
         else:
             details["angles"] = [v.angle for v in drafts.variants]
-            kind, subject, body, status = ActivityKind.OUTREACH_TIMED_OUT, "Outreach approval timed out", "", "timed_out"
+            kind, subject, body, status = (
+                ActivityKind.OUTREACH_TIMED_OUT,
+                "Outreach approval timed out",
+                "",
+                "timed_out",
+            )
         session.add(
             Activity(
                 idempotency_key=f"{key}:activity",

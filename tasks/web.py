@@ -23,12 +23,15 @@ async def fetch_page_text(url: str) -> WebFindings:
     if not url.startswith(("http://", "https://")):
         return WebFindings(url=url, available=False, error="not an http(s) URL")
     try:
-        async with httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.web_timeout_s),
-            follow_redirects=True,
-            max_redirects=settings.web_max_redirects,
-            headers={"User-Agent": USER_AGENT, "Accept": "text/html"},
-        ) as client, client.stream("GET", url) as response:
+        async with (
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(settings.web_timeout_s),
+                follow_redirects=True,
+                max_redirects=settings.web_max_redirects,
+                headers={"User-Agent": USER_AGENT, "Accept": "text/html"},
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
             if response.status_code >= 400:
                 return WebFindings(url=url, available=False, error=f"HTTP {response.status_code}")
             content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -39,7 +42,9 @@ async def fetch_page_text(url: str) -> WebFindings:
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > settings.web_max_bytes:
-                    return WebFindings(url=url, available=False, error=f"page larger than {settings.web_max_bytes} bytes")
+                    return WebFindings(
+                        url=url, available=False, error=f"page larger than {settings.web_max_bytes} bytes"
+                    )
                 chunks.append(chunk)
             encoding = response.encoding or "utf-8"
     except httpx.TooManyRedirects:

@@ -31,5 +31,5 @@ def upgrade(url: str | None = None) -> None:
             return
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(alembic_config(url), "heads")
         _done.add(url)

@@ -18,8 +18,16 @@ from agentflows.db.crm import Account, Activity, ActivityKind, Contact, Deal, De
 
 SEED = 20261124
 INDUSTRIES = [
-    "Retail", "Logistics", "Healthcare", "Financial Services", "Manufacturing",
-    "Software", "Education", "Hospitality", "Energy", "Media",
+    "Retail",
+    "Logistics",
+    "Healthcare",
+    "Financial Services",
+    "Manufacturing",
+    "Software",
+    "Education",
+    "Hospitality",
+    "Energy",
+    "Media",
 ]
 REGIONS = ["North America", "Western Europe", "Nordics", "DACH", "UK & Ireland", "APAC", "LATAM"]
 PRODUCTS = ["Analytics Cloud", "Data Pipelines", "Forecasting Add-on", "Support Plus"]
@@ -51,8 +59,16 @@ NOTE_TEMPLATES = [
     ("Email reply", "{name} replied that timing is not right until after their {event}."),
     ("Demo", "Demoed {product} to {name} and two analysts; follow-up requested."),
 ]
-TOPICS = ["inventory forecasting", "month-end close", "customer churn", "supplier delays",
-          "staff scheduling", "cloud costs", "data quality", "executive dashboards"]
+TOPICS = [
+    "inventory forecasting",
+    "month-end close",
+    "customer churn",
+    "supplier delays",
+    "staff scheduling",
+    "cloud costs",
+    "data quality",
+    "executive dashboards",
+]
 EVENTS = ["ERP migration", "fiscal year end", "reorganisation", "peak season"]
 
 
@@ -75,8 +91,13 @@ def build(fake: Faker, rng: random.Random, accounts: int, contacts_per_account: 
         seen_domains.add(domain)
         employees = rng.choice([8, 15, 25, 40, 60, 120, 250, 600, 1500, 5000])
         account = Account(
-            name=company, domain=domain, website=f"https://{domain}/", industry=rng.choice(INDUSTRIES),
-            employees=employees, region=rng.choice(REGIONS), created_at=now - timedelta(days=rng.randint(30, 1500)),
+            name=company,
+            domain=domain,
+            website=f"https://{domain}/",
+            industry=rng.choice(INDUSTRIES),
+            employees=employees,
+            region=rng.choice(REGIONS),
+            created_at=now - timedelta(days=rng.randint(30, 1500)),
         )
         contacts = []
         for _ in range(contacts_per_account + rng.randint(0, 2)):
@@ -86,37 +107,58 @@ def build(fake: Faker, rng: random.Random, accounts: int, contacts_per_account: 
             while email in seen_emails:
                 email = f"{first}.{last}{rng.randint(2, 99)}@{domain}".lower().replace(" ", "").replace("'", "")
             seen_emails.add(email)
-            contacts.append(Contact(first_name=first, last_name=last, role=role, department=department,
-                                    seniority=seniority, email=email))
+            contacts.append(
+                Contact(
+                    first_name=first, last_name=last, role=role, department=department, seniority=seniority, email=email
+                )
+            )
         deals = []
         customer = rng.random() < 0.3
         for i in range(rng.randint(0, 3) + (1 if customer else 0)):
             stage = DealStage.WON if customer and i == 0 else rng.choice([DealStage.OPEN, DealStage.LOST])
             created = now - timedelta(days=rng.randint(20, 700))
             product = rng.choice(PRODUCTS)
-            deals.append(Deal(
-                name=f"{product} for {company}", product=product, stage=stage,
-                amount=rng.choice([4800, 12000, 24000, 60000, 150000]), created_at=created,
-                closed_at=None if stage == DealStage.OPEN else created + timedelta(days=rng.randint(10, 90)),
-            ))
+            deals.append(
+                Deal(
+                    name=f"{product} for {company}",
+                    product=product,
+                    stage=stage,
+                    amount=rng.choice([4800, 12000, 24000, 60000, 150000]),
+                    created_at=created,
+                    closed_at=None if stage == DealStage.OPEN else created + timedelta(days=rng.randint(10, 90)),
+                )
+            )
         activities = []
         for _ in range(rng.randint(1, 10)):
             title, template = rng.choice(NOTE_TEMPLATES)
             person = rng.choice(contacts)
             kind = rng.choice([ActivityKind.NOTE, ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL_SENT])
-            activities.append((person, Activity(
-                kind=kind, subject=title,
-                body=template.format(topic=rng.choice(TOPICS), name=person.first_name, days=rng.randint(2, 9),
-                                     product=rng.choice(PRODUCTS), industry=account.industry, event=rng.choice(EVENTS)),
-                occurred_at=now - timedelta(days=rng.randint(1, 600), hours=rng.randint(0, 23)),
-                details={},
-            )))
+            activities.append(
+                (
+                    person,
+                    Activity(
+                        kind=kind,
+                        subject=title,
+                        body=template.format(
+                            topic=rng.choice(TOPICS),
+                            name=person.first_name,
+                            days=rng.randint(2, 9),
+                            product=rng.choice(PRODUCTS),
+                            industry=account.industry,
+                            event=rng.choice(EVENTS),
+                        ),
+                        occurred_at=now - timedelta(days=rng.randint(1, 600), hours=rng.randint(0, 23)),
+                        details={},
+                    ),
+                )
+            )
         rows.append((account, contacts, deals, activities))
     return rows
 
 
-def seed_crm(accounts: int = 220, contacts_per_account: int = 4,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+def seed_crm(
+    accounts: int = 220, contacts_per_account: int = 4, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
     """Insert the demo CRM; accounts whose domain already exists are skipped. Returns table counts."""
     fake = Faker("en_US")
     fake.seed_instance(SEED)
@@ -157,8 +199,10 @@ def pick_demo_prospects() -> list[int]:
     picked: dict[WriterType, int] = {}
     for contact_id, profile in sorted(load_profiles_sync(ids).items()):
         writer = rule_route(profile).writer
-        if writer in wanted and writer not in picked and profile.account_id not in {
-            p for p in (load_profiles_sync([c])[c].account_id for c in picked.values())
-        }:
+        if (
+            writer in wanted
+            and writer not in picked
+            and profile.account_id not in {p for p in (load_profiles_sync([c])[c].account_id for c in picked.values())}
+        ):
             picked[writer] = contact_id
     return [picked[w] for w in wanted if w in picked]

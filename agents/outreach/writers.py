@@ -39,8 +39,16 @@ SPECS = {
         WriterType.NEW_LOGO_EXECUTIVE,
         "Senior business leader at a company that is not yet a customer: lead with outcomes, keep it short.",
         (
-            ("business outcome", "{company}: decisions a week earlier", "Leaders like you tell us the hard part is acting in time."),
-            ("peer proof", "How {industry} teams cut reporting time", "Other {industry} companies faced the same question."),
+            (
+                "business outcome",
+                "{company}: decisions a week earlier",
+                "Leaders like you tell us the hard part is acting in time.",
+            ),
+            (
+                "peer proof",
+                "How {industry} teams cut reporting time",
+                "Other {industry} companies faced the same question.",
+            ),
             ("cost of delay", "What late numbers cost {company}", "Every week a number arrives late has a price."),
             ("strategic priority", "A thought on {company}'s priorities", "I read up on {company} before writing."),
             ("quick win", "One quick win for {company}", "There is usually one report that is worth automating first."),
@@ -50,10 +58,26 @@ SPECS = {
         WriterType.TECHNICAL_BUYER,
         "Engineer, data or IT buyer: be concrete about integration, effort and reliability; no hype.",
         (
-            ("integration fit", "Fitting into {company}'s stack", "You will want to know how this plugs into what you run today."),
-            ("hands-on trial", "A sandbox for your team at {company}", "The fastest way to judge a tool is to try it on real data."),
-            ("data reliability", "Pipelines that tell you when they break", "Broken pipelines are usually found by the people reading the dashboard."),
-            ("architecture simplicity", "Fewer moving parts for {company}", "Most analytics stacks grow one tool at a time."),
+            (
+                "integration fit",
+                "Fitting into {company}'s stack",
+                "You will want to know how this plugs into what you run today.",
+            ),
+            (
+                "hands-on trial",
+                "A sandbox for your team at {company}",
+                "The fastest way to judge a tool is to try it on real data.",
+            ),
+            (
+                "data reliability",
+                "Pipelines that tell you when they break",
+                "Broken pipelines are usually found by the people reading the dashboard.",
+            ),
+            (
+                "architecture simplicity",
+                "Fewer moving parts for {company}",
+                "Most analytics stacks grow one tool at a time.",
+            ),
             ("time saved for engineers", "Fewer ad-hoc data requests", "Ad-hoc data requests eat engineering weeks."),
         ),
     ),
@@ -62,9 +86,21 @@ SPECS = {
         "Existing customer: build on what they own and what happened in the account; propose the next step.",
         (
             ("more teams", "Bringing more {company} teams on board", "Thank you for working with us."),
-            ("usage insight", "What your usage tells us", "Looking at how {company} works with us today, one pattern stands out."),
-            ("new capability", "Something new for {company}", "Since you started with us we have shipped things you asked for."),
-            ("executive review", "A short review with your leadership", "A year in is a good moment to look back together."),
+            (
+                "usage insight",
+                "What your usage tells us",
+                "Looking at how {company} works with us today, one pattern stands out.",
+            ),
+            (
+                "new capability",
+                "Something new for {company}",
+                "Since you started with us we have shipped things you asked for.",
+            ),
+            (
+                "executive review",
+                "A short review with your leadership",
+                "A year in is a good moment to look back together.",
+            ),
             ("renewal value", "Getting more from your plan", "You may be paying for more than you use."),
         ),
     ),
@@ -72,11 +108,23 @@ SPECS = {
         WriterType.SMALL_BUSINESS_OWNER,
         "Owner or generalist at a small company: plain words, time and money saved, an easy first step.",
         (
-            ("time back", "Your numbers without the spreadsheet evenings", "Running a business leaves little time for spreadsheets."),
+            (
+                "time back",
+                "Your numbers without the spreadsheet evenings",
+                "Running a business leaves little time for spreadsheets.",
+            ),
             ("simple start", "Start in an afternoon", "Small teams cannot spend months on a new tool."),
             ("owner's numbers", "The five numbers that matter to {company}", "Most owners watch a handful of numbers."),
-            ("low cost", "Priced for a {employees}-person team", "Tools priced for enterprises rarely fit a small team."),
-            ("local peers", "What businesses like {company} track", "Businesses like yours tend to ask the same first questions."),
+            (
+                "low cost",
+                "Priced for a {employees}-person team",
+                "Tools priced for enterprises rarely fit a small team.",
+            ),
+            (
+                "local peers",
+                "What businesses like {company} track",
+                "Businesses like yours tend to ask the same first questions.",
+            ),
         ),
     ),
 }

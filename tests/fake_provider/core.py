@@ -93,15 +93,11 @@ class FakeRequest:
 
     def tool_results(self, name: str | None = None) -> list[dict[str, Any]]:
         """All ``tool_result`` messages so far, optionally only those answering tool ``name``."""
-        return [
-            m for m in self.messages if m["role"] == "tool_result" and (name is None or m.get("name") == name)
-        ]
+        return [m for m in self.messages if m["role"] == "tool_result" and (name is None or m.get("name") == name)]
 
     def tool_calls(self, name: str | None = None) -> list[dict[str, Any]]:
         """All earlier ``tool_call`` messages, optionally only those of tool ``name``."""
-        return [
-            m for m in self.messages if m["role"] == "tool_call" and (name is None or m.get("name") == name)
-        ]
+        return [m for m in self.messages if m["role"] == "tool_call" and (name is None or m.get("name") == name)]
 
     def prompt_chars(self) -> int:
         """Characters of everything the model 'reads', the basis of the fake input-token count."""

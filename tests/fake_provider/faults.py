@@ -74,9 +74,9 @@ class FaultConfig(BaseModel):
     p_invalid_json: float = Field(0.0, ge=0, le=1)
 
     retry_after_s: float = Field(1.0, ge=0)
-    """Wait suggested on injected 429/503/529 answers: ``retry-after`` (whole seconds, rounded up) and
-    ``retry-after-ms`` (exact, and preferred by both SDKs). Rate-limit rejections compute their own exact
-    value."""
+    """Wait suggested on injected error answers (429/500/503/529): ``retry-after`` (whole seconds, rounded up)
+    and ``retry-after-ms`` (exact, and preferred by both SDKs), so retry timing in tests is short and exact.
+    Rate-limit rejections compute their own exact value instead."""
     send_retry_after: bool = True
     """Whether injected errors carry ``retry-after``/``retry-after-ms`` at all (without it the SDKs back off
     exponentially from 0.5 s)."""
@@ -202,9 +202,7 @@ class FaultEngine:
                     self._window.popleft()
                 if len(self._window) >= cfg.rpm_limit:
                     wait = self._window[0] + cfg.rpm_window_s - now
-                    return FaultDecision(
-                        "429", rate_limited=True, retry_after_s=max(wait, 0.001), source="rate_limit"
-                    )
+                    return FaultDecision("429", rate_limited=True, retry_after_s=max(wait, 0.001), source="rate_limit")
                 self._window.append(now)
             self._in_flight += 1
             return None
@@ -242,7 +240,7 @@ class FaultEngine:
             return FaultDecision("ok")
 
     def _retry_after(self, kind: str) -> float | None:
-        return self._config.retry_after_s if kind in ("429", "503", "529") else None
+        return self._config.retry_after_s if kind in ERROR_FAULTS else None
 
     def sample_latency_s(self) -> float:
         """Latency for one successful reply, drawn from the configured distribution (never negative)."""

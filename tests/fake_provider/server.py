@@ -56,6 +56,44 @@ READY_PREFIX = "FAKE_PROVIDER_READY "
 ClientAddr = tuple[str, int]
 
 
+class _Outcome:
+    """How one model request ended; recorded in the stats exactly once, as late as possible but before the
+    client can observe the result (so a test reading stats right after its call returns sees the request)."""
+
+    def __init__(self, recorder: StatsRecorder, api: str, model: str) -> None:
+        self._recorder = recorder
+        self._api = api
+        self._model = model
+        self._started = recorder.request_started(api, model)
+        self._recorded = False
+        self.status = 500
+        self.fault: str | None = None
+        self.success = False
+        self.input_tokens = 0
+        self.output_tokens = 0
+
+    def update(self, **fields: Any) -> None:
+        for name, value in fields.items():
+            if not hasattr(self, name) or name.startswith("_"):
+                raise AttributeError(name)
+            setattr(self, name, value)
+
+    def record(self) -> None:
+        if self._recorded:
+            return
+        self._recorded = True
+        self._recorder.request_finished(
+            self._started,
+            api=self._api,
+            model=self._model,
+            status=self.status,
+            fault=self.fault,
+            success=self.success,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+        )
+
+
 class _NoResponse(Response):
     """A response that sends nothing, for requests whose connection was aborted (``drop``) or abandoned."""
 
@@ -199,9 +237,7 @@ class FakeProviderApp:
         parsed = await self._count_tokens("openai-responses", request)
         if isinstance(parsed, Response):
             return parsed
-        return JSONResponse(
-            {"object": "response.input_tokens", "input_tokens": estimate_tokens(parsed.prompt_chars())}
-        )
+        return JSONResponse({"object": "response.input_tokens", "input_tokens": estimate_tokens(parsed.prompt_chars())})
 
     # -- model endpoints -------------------------------------------------------------------------------------
     def _error_response(
@@ -232,37 +268,28 @@ class FakeProviderApp:
         else:
             parse_error = None
         model = body.get("model") if isinstance(body, dict) and isinstance(body.get("model"), str) else ""
-        started = self.recorder.request_started(api, model)
-        outcome: dict[str, Any] = {
-            "status": 500,
-            "fault": None,
-            "success": False,
-            "input_tokens": 0,
-            "output_tokens": 0,
-        }
+        outcome = _Outcome(self.recorder, api, model)
         try:
             if parse_error is not None:
-                outcome["status"] = 400
+                outcome.update(status=400)
                 return self._error_response(api, 400, detail=parse_error)
             try:
                 fake_request = parse_request(api, body)
             except RequestFormatError as e:
-                outcome["status"] = 400
+                outcome.update(status=400)
                 return self._error_response(api, 400, detail=str(e))
             with self._requests_lock:
                 self._requests.append(fake_request)
             return await self._serve(fake_request, request, outcome)
         finally:
-            self.recorder.request_finished(started, api=api, model=model, **outcome)
+            outcome.record()
 
-    async def _serve(self, fake_request: FakeRequest, request: Request, outcome: dict[str, Any]) -> Response:
+    async def _serve(self, fake_request: FakeRequest, request: Request, outcome: _Outcome) -> Response:
         api = fake_request.api
         rejection = self.engine.admit()
         if rejection is not None:
             outcome.update(status=429, fault="rate_limited")
-            detail = (
-                "Concurrency limit exceeded." if rejection.source == "concurrency" else "RPM limit exceeded."
-            )
+            detail = "Concurrency limit exceeded." if rejection.source == "concurrency" else "RPM limit exceeded."
             return self._error_response(api, 429, detail=detail, retry_after_s=rejection.retry_after_s)
         try:
             decision = self.engine.decide()
@@ -271,7 +298,7 @@ class FakeProviderApp:
             self.engine.release()
 
     async def _apply(
-        self, decision: FaultDecision, fake_request: FakeRequest, request: Request, outcome: dict[str, Any]
+        self, decision: FaultDecision, fake_request: FakeRequest, request: Request, outcome: _Outcome
     ) -> Response:
         api = fake_request.api
         config = self.engine.config
@@ -291,6 +318,7 @@ class FakeProviderApp:
             )
         if kind == "drop":
             outcome.update(status=0, fault="drop")
+            outcome.record()  # before the abort: the client may look at stats the moment it sees the reset
             await self._abort(client)
             return _NoResponse()
         if kind == "timeout":
@@ -314,9 +342,7 @@ class FakeProviderApp:
             outcome.update(status=500, fault="responder_error")
             return self._error_response(api, 500, detail=f"Responder raised {e!r}", include_retry_after=False)
         input_tokens = (
-            reply.input_tokens
-            if reply.input_tokens is not None
-            else estimate_tokens(fake_request.prompt_chars())
+            reply.input_tokens if reply.input_tokens is not None else estimate_tokens(fake_request.prompt_chars())
         )
         output_tokens = (
             reply.output_tokens if reply.output_tokens is not None else estimate_tokens(reply.output_chars())
@@ -324,7 +350,7 @@ class FakeProviderApp:
         prepared = PreparedReply.from_reply(reply, input_tokens, output_tokens)
         if kind == "invalid_json":
             prepared.corrupt_output(fake_request)
-            outcome["fault"] = "invalid_json"
+            outcome.update(fault="invalid_json")
         content, media_type = render_reply(fake_request, prepared)
         outcome.update(status=200, success=True, input_tokens=input_tokens, output_tokens=output_tokens)
         headers = {"request-id" if api == "anthropic" else "x-request-id": f"req_fake_{time.monotonic_ns()}"}
@@ -384,9 +410,7 @@ class FakeProvider:
         keep_requests: int = 1_000,
         startup_timeout_s: float = 10.0,
     ) -> None:
-        self.app = FakeProviderApp(
-            responder, faults, max_log_entries=max_log_entries, keep_requests=keep_requests
-        )
+        self.app = FakeProviderApp(responder, faults, max_log_entries=max_log_entries, keep_requests=keep_requests)
         self.host = host
         self._requested_port = port
         self._log_level = log_level
@@ -502,9 +526,7 @@ class FakeProvider:
         """An ``openai.AsyncOpenAI`` pointed at this provider."""
         from openai import AsyncOpenAI
 
-        return AsyncOpenAI(
-            base_url=self.openai_base_url, api_key="test", max_retries=max_retries, timeout=timeout
-        )
+        return AsyncOpenAI(base_url=self.openai_base_url, api_key="test", max_retries=max_retries, timeout=timeout)
 
     def anthropic_client(self, *, max_retries: int = 0, timeout: float = 30.0) -> Any:
         """An ``anthropic.AsyncAnthropic`` pointed at this provider."""
@@ -514,9 +536,7 @@ class FakeProvider:
             base_url=self.anthropic_base_url, api_key="test", max_retries=max_retries, timeout=timeout
         )
 
-    def model(
-        self, api: Api, model_name: str | None = None, *, max_retries: int = 0, timeout: float = 30.0
-    ) -> Any:
+    def model(self, api: Api, model_name: str | None = None, *, max_retries: int = 0, timeout: float = 30.0) -> Any:
         """A pydantic-ai model of ``api`` talking to this provider through the real SDK client."""
         return make_model(
             api,
@@ -558,9 +578,7 @@ def make_model(
     from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    openai_client = AsyncOpenAI(
-        base_url=openai_base_url, api_key="test", max_retries=max_retries, timeout=timeout
-    )
+    openai_client = AsyncOpenAI(base_url=openai_base_url, api_key="test", max_retries=max_retries, timeout=timeout)
     provider = OpenAIProvider(openai_client=openai_client)
     if api == "openai-responses":
         return OpenAIResponsesModel(model_name or "gpt-fake", provider=provider)
@@ -649,9 +667,7 @@ class FakeProviderProcess:
         deadline = time.monotonic() + self.startup_timeout_s
         while not ready:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"fake provider process exited with {self.process.returncode} during startup"
-                )
+                raise RuntimeError(f"fake provider process exited with {self.process.returncode} during startup")
             if time.monotonic() > deadline:
                 self.stop()
                 raise TimeoutError("fake provider process did not start in time")
@@ -716,9 +732,7 @@ class FakeProviderProcess:
         self._client().post("/_control/faults", json=config.model_dump(mode="json")).raise_for_status()
         return config
 
-    def model(
-        self, api: Api, model_name: str | None = None, *, max_retries: int = 0, timeout: float = 30.0
-    ) -> Any:
+    def model(self, api: Api, model_name: str | None = None, *, max_retries: int = 0, timeout: float = 30.0) -> Any:
         """A pydantic-ai model of ``api`` talking to the child process."""
         return make_model(
             api,
@@ -781,12 +795,8 @@ def build_parser() -> argparse.ArgumentParser:
         f'"{READY_PREFIX}<base url>" on stdout once it accepts connections.',
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument(
-        "--port", type=int, default=0, help="0 picks a free port (read it from the ready line)"
-    )
-    parser.add_argument(
-        "--faults-json", default=None, help="a FaultConfig as JSON; individual flags override it"
-    )
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (read it from the ready line)")
+    parser.add_argument("--faults-json", default=None, help="a FaultConfig as JSON; individual flags override it")
     parser.add_argument("--responder", default=None, help='import path "module:function" of a responder')
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--max-log-entries", type=int, default=100_000)

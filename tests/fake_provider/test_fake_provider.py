@@ -1,8 +1,10 @@
-"""Tests of the fake provider itself, through the real ``openai``/``anthropic`` SDKs and real pydantic-ai agents.
+"""Tests of the fake provider itself, through the real ``openai``/``anthropic`` SDKs and real pydantic-ai
+agents.
 
-Every assertion is about something a broken fake would get wrong: the output must validate, the server must see
-exactly the requests the SDK retry policy implies, and the exception classes must be the SDKs' own. One server is
-shared by the module (startup is the slow part); each test resets its faults, responder and counters.
+Every assertion is about something a broken fake would get wrong: the output must validate, the server must
+see exactly the requests the SDK retry policy implies, and the exception classes must be the SDKs' own. One
+server is shared by the module (startup is the slow part); each test resets its faults, responder and
+counters.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 import anthropic
@@ -83,9 +85,7 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Non
 
 
 class ModelSource(Protocol):
-    def model(
-        self, api: Api, model_name: str | None = None, *, max_retries: int = 0, timeout: float = 30.0
-    ) -> Any: ...
+    def model(self, api: Api, model_name: str | None = None, *, max_retries: int = 0, timeout: float = 30.0) -> Any: ...
 
 
 def city_agent(
@@ -128,9 +128,7 @@ def tool_then_answer(request: FakeRequest) -> FakeReply:
     if not results:
         return FakeReply(tool_calls=[("get_population", {"city": "Paris"})])
     return FakeReply(
-        tool_calls=[
-            ("final_result", {"name": "Paris", "population": int(results[-1]["content"]), "tags": ["fr"]})
-        ]
+        tool_calls=[("final_result", {"name": "Paris", "population": int(results[-1]["content"]), "tags": ["fr"]})]
     )
 
 
@@ -520,7 +518,7 @@ def test_subprocess_provider() -> None:
 # -- schema example generator --------------------------------------------------------------------------------
 
 
-class Color(str, Enum):
+class Color(StrEnum):
     RED = "red"
     BLUE = "blue"
 
@@ -567,9 +565,7 @@ def test_default_responder_answers_each_api_shape_over_raw_http(fp: FakeProvider
             json={
                 "model": "m",
                 "messages": [{"role": "user", "content": "hi"}],
-                "tools": [
-                    {"type": "function", "function": {"name": "final_result", "parameters": tools_schema}}
-                ],
+                "tools": [{"type": "function", "function": {"name": "final_result", "parameters": tools_schema}}],
             },
         ).json()
         responses = client.post(

@@ -108,9 +108,7 @@ def _parse_openai_chat(body: dict[str, Any]) -> FakeRequest:
             for call in m.get("tool_calls") or []:
                 fn = call.get("function") or {}
                 call_names[call.get("id")] = fn.get("name", "")
-                messages.append(
-                    _tool_call_message(call.get("id"), fn.get("name", ""), fn.get("arguments", ""))
-                )
+                messages.append(_tool_call_message(call.get("id"), fn.get("name", ""), fn.get("arguments", "")))
         elif role == "tool":
             call_id = m.get("tool_call_id")
             messages.append(
@@ -151,9 +149,7 @@ def _parse_openai_responses(body: dict[str, Any]) -> FakeRequest:
     if isinstance(body.get("instructions"), str):
         system.append(body["instructions"])
     raw_input = body.get("input")
-    items: list[Any] = (
-        [{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input or []
-    )
+    items: list[Any] = [{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input or []
     if not isinstance(items, list):
         raise RequestFormatError("'input' must be a string or an array")
     messages: list[dict[str, Any]] = []
@@ -172,9 +168,7 @@ def _parse_openai_responses(body: dict[str, Any]) -> FakeRequest:
                 raise RequestFormatError(f"unsupported message role {role!r}")
         elif kind == "function_call":
             call_names[item.get("call_id")] = item.get("name", "")
-            messages.append(
-                _tool_call_message(item.get("call_id"), item.get("name", ""), item.get("arguments", ""))
-            )
+            messages.append(_tool_call_message(item.get("call_id"), item.get("name", ""), item.get("arguments", "")))
         elif kind == "function_call_output":
             call_id = item.get("call_id")
             messages.append(
@@ -238,9 +232,7 @@ def _parse_anthropic(body: dict[str, Any]) -> FakeRequest:
             elif kind == "tool_use":
                 flush_text()
                 call_names[block.get("id")] = block.get("name", "")
-                messages.append(
-                    _tool_call_message(block.get("id"), block.get("name", ""), block.get("input"))
-                )
+                messages.append(_tool_call_message(block.get("id"), block.get("name", ""), block.get("input")))
             elif kind == "tool_result":
                 flush_text()
                 call_id = block.get("tool_use_id")
@@ -340,15 +332,11 @@ class PreparedReply:
         """Apply the ``invalid_json`` fault: corrupt the first (output-tool-preferred) call, or native JSON
         text."""
         if self.tool_calls:
-            target = next(
-                (c for c in self.tool_calls if c.name.startswith("final_result")), self.tool_calls[0]
-            )
+            target = next((c for c in self.tool_calls if c.name.startswith("final_result")), self.tool_calls[0])
             spec = request.tool(target.name)
             target.corrupt(spec.parameters if spec else None)
         elif self.text is not None:
-            self.text = (
-                self.text[: max(1, len(self.text) // 2)] if request.output_schema is not None else '{"'
-            )
+            self.text = self.text[: max(1, len(self.text) // 2)] if request.output_schema is not None else '{"'
 
 
 def _sse(events: list[tuple[str | None, dict[str, Any] | str]]) -> str:
@@ -402,9 +390,7 @@ def _render_openai_chat_stream(request: FakeRequest, reply: PreparedReply) -> st
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
-    events: list[tuple[str | None, dict[str, Any] | str]] = [
-        (None, chunk({"role": "assistant", "content": ""}))
-    ]
+    events: list[tuple[str | None, dict[str, Any] | str]] = [(None, chunk({"role": "assistant", "content": ""}))]
     if reply.text:
         events.append((None, chunk({"content": reply.text})))
     for index, c in enumerate(reply.tool_calls):
@@ -425,9 +411,7 @@ def _render_openai_chat_stream(request: FakeRequest, reply: PreparedReply) -> st
                 ),
             )
         )
-        events.append(
-            (None, chunk({"tool_calls": [{"index": index, "function": {"arguments": c.arguments_json}}]}))
-        )
+        events.append((None, chunk({"tool_calls": [{"index": index, "function": {"arguments": c.arguments_json}}]})))
     events.append((None, chunk({}, full["choices"][0]["finish_reason"])))
     if (request.raw.get("stream_options") or {}).get("include_usage"):
         events.append((None, {**base, "choices": [], "usage": full["usage"]}))
@@ -454,9 +438,7 @@ def _responses_output(reply: PreparedReply) -> list[dict[str, Any]]:
                 "id": _new_id("msg_"),
                 "status": "completed",
                 "role": "assistant",
-                "content": [
-                    {"type": "output_text", "text": reply.text or "", "annotations": [], "logprobs": []}
-                ],
+                "content": [{"type": "output_text", "text": reply.text or "", "annotations": [], "logprobs": []}],
             }
         )
     for c in reply.tool_calls:
@@ -760,9 +742,7 @@ def error_body(
             "error": {"type": kind, "message": template.format(detail=detail, retry=retry).strip()},
             "request_id": request_id or _new_id("req_"),
         }
-    kind, code, template = _OPENAI_ERRORS.get(
-        status, ("server_error", None, "Error (fake provider). {detail}")
-    )
+    kind, code, template = _OPENAI_ERRORS.get(status, ("server_error", None, "Error (fake provider). {detail}"))
     return {
         "error": {
             "message": template.format(detail=detail, retry=retry).strip(),

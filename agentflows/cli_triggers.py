@@ -1,0 +1,1 @@
+"""`agentflows` commands for triggers: `up`, `webhook sign`, `deployments` (registered at import)."""

@@ -1,0 +1,120 @@
+"""Test harness: a real Prefect server on a free loopback port, real SQLite, a real SMTP sink.
+
+Prefect reads its settings at import, so the environment is set here, at conftest import, before
+any test module imports Prefect. Every test session gets its own data directory; no state of a
+developer's `make demo` is touched, and a developer's API keys cannot leak into tests (the model
+is pinned to `offline` unless a test says otherwise).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="agentflows-tests-"))
+
+for _key in [k for k in os.environ if k.startswith(("PREFECT_", "AGENTFLOWS_"))] + [
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_BASE_URL",
+]:
+    os.environ.pop(_key, None)
+
+from agentflows.prefect_server import free_port  # noqa: E402  (no Prefect import behind it)
+
+_PREFECT_PORT = free_port()
+os.environ.update(
+    {
+        "AGENTFLOWS_DATA_DIR": str(_SESSION_DIR / "data"),
+        "AGENTFLOWS_MODEL": "offline",
+        "AGENTFLOWS_APPROVAL_POLL_S": "1",
+        "AGENTFLOWS_WEB_TIMEOUT_S": "2",
+        "PREFECT_HOME": str(_SESSION_DIR / "prefect-client"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{_PREFECT_PORT}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_LOCAL_STORAGE_PATH": str(_SESSION_DIR / "prefect-results"),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+)
+(_SESSION_DIR / "prefect-client").mkdir(parents=True)
+atexit.register(shutil.rmtree, _SESSION_DIR, ignore_errors=True)
+
+from agentflows.settings import get_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """A real Prefect API server (SQLite) for the whole session; yields its API URL."""
+    from agentflows.prefect_server import start_prefect_server
+
+    server = start_prefect_server(_SESSION_DIR / "prefect-server", port=_PREFECT_PORT)
+    yield server.api_url
+    server.stop()
+
+
+def use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> str:
+    """Point the project at `url` (settings are cached per process, so clear them) and migrate it."""
+    from agentflows.db.migrate import upgrade
+
+    monkeypatch.setenv("AGENTFLOWS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def empty_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated, empty SQLite database for one test."""
+    yield use_database(monkeypatch, f"sqlite:///{tmp_path / 'agentflows.db'}")
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def seeded_db_file() -> Path:
+    """The demo CRM, seeded once per session into a template file that tests copy."""
+    from agentflows.db.migrate import upgrade
+    from agentflows.seed.crm import seed_crm
+
+    path = _SESSION_DIR / "seeded-template.db"
+    url = f"sqlite:///{path}"
+    os.environ["AGENTFLOWS_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    try:
+        upgrade(url)
+        seed_crm()
+    finally:
+        os.environ.pop("AGENTFLOWS_DATABASE_URL", None)
+        get_settings.cache_clear()
+    from agentflows.db.session import get_engine
+
+    get_engine(url).dispose()
+    return path
+
+
+@pytest.fixture
+def seeded_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeded_db_file: Path) -> Iterator[str]:
+    """A private copy of the seeded demo CRM for one test (tests may write to it freely)."""
+    copy = tmp_path / "agentflows.db"
+    shutil.copy(seeded_db_file, copy)
+    yield use_database(monkeypatch, f"sqlite:///{copy}")
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def smtp_sink(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[object]:
+    """A real SMTP server on a free loopback port; the project sends to it."""
+    from agentflows.smtp_sink import SmtpSink
+
+    with SmtpSink(port=0, directory=tmp_path / "mail") as sink:
+        monkeypatch.setenv("AGENTFLOWS_SMTP_URL", sink.url)
+        get_settings.cache_clear()
+        yield sink
+    get_settings.cache_clear()

@@ -1,0 +1,70 @@
+"""Small helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class BackgroundFlow:
+    """A flow run started in its own thread and event loop, as `agentflows run` would run it."""
+
+    thread: threading.Thread
+    result: list[Any] = field(default_factory=list)
+    error: list[BaseException] = field(default_factory=list)
+
+    def join(self, timeout: float = 120) -> Any:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"flow still running after {timeout}s"
+        if self.error:
+            raise self.error[0]
+        return self.result[0]
+
+
+def run_in_background(make: Callable[[], Coroutine[Any, Any, Any]]) -> BackgroundFlow:
+    bg = BackgroundFlow(thread=threading.Thread(daemon=True, target=lambda: None))
+
+    def target() -> None:
+        try:
+            bg.result.append(asyncio.run(make()))
+        except BaseException as exc:  # handed to the test through join()
+            bg.error.append(exc)
+
+    bg.thread = threading.Thread(target=target, daemon=True)
+    bg.thread.start()
+    return bg
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 90, interval: float = 0.5, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def pending_by_contact(contact_ids: list[int]) -> dict[int, Any]:
+    """Paused outreach runs for these contacts, keyed by contact id."""
+    from agentflows.approvals import pending_approvals
+
+    return {p.contact_id: p for p in asyncio.run(pending_approvals()) if p.contact_id in contact_ids}
+
+
+def flow_run_state(flow_run_id: str) -> str:
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    async def read() -> str:
+        async with get_client() as client:
+            run = await client.read_flow_run(UUID(flow_run_id))
+            return run.state.type.value if run.state else "NONE"
+
+    return asyncio.run(read())
