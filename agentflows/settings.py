@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFLINE = "offline"
 
@@ -100,8 +101,77 @@ class Settings(BaseSettings):
     history_limit: int = Field(default=25, gt=0, description="Most recent CRM activities in a brief.")
 
     # --- fraud check ---------------------------------------------------------------------------
+    fraud_templates_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Folder of fraudulent-message templates the fraud team edits (one .md file per tactic), re-read "
+            "at every run. Default: data_dir/fraud_templates, filled with the shipped samples on first use."
+        ),
+    )
+    fraud_calibration_file: Path | None = Field(
+        default=None,
+        description="JSON with the risk weights and thresholds fit on the training split. Default: the shipped one.",
+    )
+    fraud_review_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Override: deterministic risk at or above which a case is never cleared."
+    )
+    fraud_block_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Override: deterministic risk at or above which a case may be blocked."
+    )
+    fraud_review_timeout_s: int = Field(
+        default=24 * 3600, gt=0, description="How long a fraud case waits for an analyst before `timed_out`."
+    )
+    fraud_sweep_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="fraud-check runs working at once in a sweep (paused ones do not count). Keep low on SQLite.",
+    )
 
     # --- triggers: deployments, webhooks, `agentflows up` -----------------------------------------
+    webhook_host: str = Field(default="127.0.0.1", description="Where the webhook receiver listens.")
+    webhook_port: int = Field(default=8000, ge=1, le=65535)
+    webhook_secret_crm: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Standard Webhooks secrets (`whsec_<base64>`) for the CRM; comma-separated means key "
+            "rotation (any listed secret verifies). Unset: Prefect Secret block "
+            "`agentflows-webhook-secret-crm`, else development secrets that `agentflows up` generates."
+        ),
+    )
+    webhook_secret_shop: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Like webhook_secret_crm, for the shop (claim-opened)."
+    )
+    webhook_secret_landing: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Like webhook_secret_crm, for the landing page (form-submitted)."
+    )
+    webhook_max_body_bytes: int = Field(default=256 * 1024, gt=0, description="Larger bodies are refused (413).")
+    webhook_max_wait_s: float = Field(
+        default=30.0, ge=0, le=30, description="Upper bound of `?wait=N` on the landing-page webhook."
+    )
+    schedules_enabled: bool = Field(
+        default=True,
+        description="Deployment schedules (weekday prospect batch, fraud sweep) active; false deploys them paused.",
+    )
+    work_pool: str = Field(default="agentflows", description="Process work pool the workers of `up --workers` poll.")
+    workers: int = Field(
+        default=0, ge=0, le=32, description="`agentflows up` workers; 0 = one in-process runner serving deployments."
+    )
+    landing_allow_private_websites: bool = Field(
+        default=False,
+        description="Let the landing-page flow fetch sites on loopback/private addresses (tests only: SSRF guard).",
+    )
+    prefect_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AGENTFLOWS_PREFECT_DATABASE_URL", "PREFECT_API_DATABASE_CONNECTION_URL"),
+        description="Database of the Prefect server `up` starts (PostgreSQL to scale out). Default: SQLite.",
+    )
+
+    @field_validator("webhook_secret_crm", "webhook_secret_shop", "webhook_secret_landing", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     # --- prefect -------------------------------------------------------------------------------
     prefect_host: str = "127.0.0.1"

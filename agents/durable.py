@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic_ai import Agent
 from pydantic_ai.durable_exec.prefect import PrefectDurability, TaskConfig
+from pydantic_ai.models import Model
 
 from agentflows.settings import get_settings
 from agents.models import model_for_spec
@@ -22,12 +23,14 @@ OutputT = TypeVar("OutputT")
 def durable_agent(
     *,
     name: str,
-    model_spec: str,
+    model: Model | str,
     output_type: type[OutputT],
     instructions: str,
     deps_type: type[DepsT] = type(None),  # type: ignore[assignment]
 ) -> Agent[DepsT, OutputT]:
     """A pydantic-ai agent whose model requests run as Prefect tasks when called inside a flow.
+
+    `model` is a spec string from settings (see `agents.models`) or a ready `Model` (tests).
 
     Model-request tasks get no Prefect retries: the provider SDK already retries transient errors
     (see `agents.models`), and retrying there too would multiply attempts. `timeout_seconds` is a
@@ -36,7 +39,7 @@ def durable_agent(
     settings = get_settings()
     backstop = settings.model_request_timeout_s * (settings.model_request_retries + 1) + 30
     agent: Agent[None, Any] = Agent(
-        model_for_spec(model_spec, settings),
+        model_for_spec(model, settings) if isinstance(model, str) else model,
         output_type=output_type,
         instructions=f"{instructions.strip()}\n\n{DATA_RULE}",
         name=name,

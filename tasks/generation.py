@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-from pydantic_ai import Agent
+from pydantic_ai import Agent, capture_run_messages
 from pydantic_ai.exceptions import UnexpectedModelBehavior
+from pydantic_ai.messages import ModelMessage, RetryPromptPart
 
 from agentflows.settings import get_settings
 from agents.outreach import researcher, router, writers
@@ -25,14 +25,26 @@ class GenerationError(RuntimeError):
     """A model could not produce valid output within its retry budget; nothing downstream ran."""
 
 
+def _last_retry_reason(messages: list[ModelMessage]) -> str:
+    """What the model was last told to fix: the reason a run gave up, in the validator's words."""
+    for message in reversed(messages):
+        for part in getattr(message, "parts", []):
+            if isinstance(part, RetryPromptPart):
+                content = part.content
+                return content if isinstance(content, str) else "; ".join(str(e.get("msg", e)) for e in content)
+    return "no validation feedback recorded"
+
+
 async def run_agent(agent: Agent[Any, OutputT], prompt: str, deps: Any = None) -> OutputT:
     """Run one agent, turning pydantic-ai's give-up into a message that says which agent and why."""
-    try:
-        result = await agent.run(prompt, deps=deps)
-    except UnexpectedModelBehavior as exc:
-        raise GenerationError(
-            f"agent {agent.name!r} gave up after {get_settings().output_retries + 1} attempts: {exc.message}"
-        ) from exc
+    with capture_run_messages() as messages:
+        try:
+            result = await agent.run(prompt, deps=deps)
+        except UnexpectedModelBehavior as exc:
+            raise GenerationError(
+                f"agent {agent.name!r} gave up after {get_settings().output_retries + 1} attempts "
+                f"({exc.message}); last problem: {_last_retry_reason(messages)}"
+            ) from exc
     return result.output
 
 
@@ -53,7 +65,3 @@ async def draft_emails(data: WriterInput) -> EmailDrafts:
     prompt = render_prompt("Write the three email variants.", "outreach-writer", "writer-input", data)
     drafts = await run_agent(writers.writer(data.writer, spec), prompt, deps=data)
     return drafts
-
-
-def as_payload(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")

@@ -95,4 +95,4 @@ offline.register(NAME, compose_offline)
 
 @lru_cache(maxsize=8)
 def researcher(model_spec: str) -> Agent[None, ProspectBrief]:
-    return durable_agent(name=NAME, model_spec=model_spec, output_type=ProspectBrief, instructions=INSTRUCTIONS)
+    return durable_agent(name=NAME, model=model_spec, output_type=ProspectBrief, instructions=INSTRUCTIONS)

@@ -56,4 +56,4 @@ offline.register(NAME, compose_offline)
 
 @lru_cache(maxsize=8)
 def router(model_spec: str) -> Agent[None, Route]:
-    return durable_agent(name=NAME, model_spec=model_spec, output_type=Route, instructions=INSTRUCTIONS)
+    return durable_agent(name=NAME, model=model_spec, output_type=Route, instructions=INSTRUCTIONS)

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai.models import Model
 
 from agents import offline
 from agents.durable import durable_agent
@@ -192,10 +193,15 @@ offline.register("outreach-writer", compose_offline)
 
 @lru_cache(maxsize=16)
 def writer(writer_type: WriterType, model_spec: str) -> Agent[WriterInput, EmailDrafts]:
+    return build_writer(writer_type, model_spec)
+
+
+def build_writer(writer_type: WriterType, model: Model | str) -> Agent[WriterInput, EmailDrafts]:
+    """The writer agent for one prospect type, with the grounding validator attached."""
     spec = SPECS[writer_type]
     agent = durable_agent(
         name=f"outreach-writer-{writer_type.value}",
-        model_spec=model_spec,
+        model=model,
         output_type=EmailDrafts,
         deps_type=WriterInput,
         instructions=f"{COMMON}\nYour reader: {spec.focus}",

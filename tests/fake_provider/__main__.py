@@ -1,5 +1,4 @@
-"""``python -m tests.fake_provider --port P [--latency-ms ...] [--rpm ...]``: run the fake provider
-standalone."""
+"""Run the fake provider standalone: ``python -m tests.fake_provider --port P [--latency-ms ..]``."""
 
 import sys
 

@@ -27,8 +27,7 @@ __all__ = [
 Api: TypeAlias = Literal["openai-chat", "openai-responses", "anthropic"]
 
 OUTPUT_TOOL_PREFIX = "final_result"
-"""pydantic-ai names its output tools ``final_result`` (or ``final_result_<Type>`` for unions of output
-types)."""
+"""pydantic-ai names its output tools ``final_result`` (``final_result_<Type>`` for output unions)."""
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ class FaultConfig(BaseModel):
     places.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+    # Frozen: a config is a value; change it with `set_faults(...)` so derived state (RNGs, script) resets.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     seed: int = 0
     """Seed of the fault and latency RNGs; reset (re-seeded) whenever the config is (re)applied."""
@@ -59,8 +60,7 @@ class FaultConfig(BaseModel):
     latency_ms: float = Field(0.0, ge=0)
     """Base latency added before every successful reply (async sleep, so it doesn't block other requests)."""
     latency_jitter_ms: float = Field(0.0, ge=0)
-    """Spread of the latency distribution: half-width (uniform), std-dev (normal) or mean of the exponential
-    tail."""
+    """Latency spread: half-width (uniform), std-dev (normal) or mean of the exponential tail."""
     latency_distribution: Literal["uniform", "normal", "exponential"] = "uniform"
     error_latency_ms: float = Field(0.0, ge=0)
     """Delay before an injected error status (real rate-limit answers are fast, so the default is 0)."""
@@ -91,12 +91,10 @@ class FaultConfig(BaseModel):
     """The first N requests (after any ``script``) fail with :attr:`fail_kind`."""
     fail_kind: FaultKind = "500"
     script: list[FaultKind] = Field(default_factory=list)
-    """Fault kinds applied to the next requests in order; ``'ok'`` entries are served normally (and skip the
-    probabilistic faults)."""
+    """Fault kinds for the next requests, in order; ``'ok'`` entries are served normally (no random faults)."""
 
     rpm_limit: int | None = Field(None, ge=1)
-    """Requests admitted per sliding :attr:`rpm_window_s` window; excess requests get 429 with an exact
-    ``retry-after``."""
+    """Requests admitted per sliding ``rpm_window_s``; excess ones get 429 with an exact ``retry-after``."""
     rpm_window_s: float = Field(60.0, gt=0)
     max_concurrency: int | None = Field(None, ge=1)
     """Admitted requests in flight at once; excess requests get 429 immediately."""
@@ -159,9 +157,8 @@ class FaultEngine:
 
     @property
     def config(self) -> FaultConfig:
-        """A copy, so mutating it can't bypass :meth:`set_config`'s reset of the derived state."""
-        with self._lock:
-            return self._config.model_copy(deep=True)
+        """The active config (frozen, so it can be shared without copying)."""
+        return self._config
 
     def set_config(self, config: FaultConfig) -> None:
         """Apply ``config`` and reset all derived state (RNGs, script queue, counters, rpm window)."""

@@ -37,8 +37,7 @@ class SchemaError(ValueError):
 
 
 def _resolve_ref(ref: str, root: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local JSON pointer such as ``#/$defs/Foo``; remote refs never occur in pydantic-ai tool
-    schemas."""
+    """Follow a local JSON pointer such as ``#/$defs/Foo`` (pydantic never emits remote refs)."""
     if not ref.startswith("#"):
         raise SchemaError(f"only local $ref is supported, got {ref!r}")
     node: Any = root

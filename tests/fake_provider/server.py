@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import types
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -46,9 +46,25 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .core import Api, FakeReply, FakeRequest, Responder, default_responder, estimate_tokens
 from .faults import ERROR_FAULTS, FaultConfig, FaultDecision, FaultEngine, retry_after_headers
 from .stats import Stats, StatsRecorder
-from .wire import PreparedReply, RequestFormatError, error_body, parse_request, render_reply
+from .wire import (
+    PreparedReply,
+    RequestFormatError,
+    continue_conversation,
+    error_body,
+    parse_request,
+    render_reply,
+)
 
-__all__ = ["READY_PREFIX", "FakeProvider", "FakeProviderApp", "FakeProviderProcess", "main"]
+__all__ = [
+    "READY_PREFIX",
+    "FakeProvider",
+    "FakeProviderApp",
+    "FakeProviderProcess",
+    "build_parser",
+    "faults_from_args",
+    "main",
+    "make_model",
+]
 
 READY_PREFIX = "FAKE_PROVIDER_READY "
 """The line the CLI prints (followed by the base URL) once it accepts connections."""
@@ -105,8 +121,7 @@ class _NoResponse(Response):
 
 
 def _tracking_protocol(registry: dict[ClientAddr, asyncio.Transport]) -> type[H11Protocol]:
-    """An h11 protocol class that records each live connection's transport under the scope's ``client``
-    address."""
+    """An h11 protocol that records each live connection's transport under the scope's ``client``."""
 
     class TrackingH11Protocol(H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -143,10 +158,12 @@ class FakeProviderApp:
         self.shutting_down = threading.Event()
         self._requests_lock = threading.Lock()
         self._requests: deque[FakeRequest] = deque(maxlen=keep_requests)
+        # Responses API conversations by response id, for `previous_response_id` (bounded, oldest evicted).
+        self._conversations: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._max_conversations = 10_000
         self.asgi = Starlette(routes=self._routes())
 
-    # -- introspection for tests
-    # -------------------------------------------------------------------------------
+    # -- introspection for tests -----------------------------------------------------------------------------
     @property
     def requests(self) -> list[FakeRequest]:
         """The most recent parsed model requests (bounded), oldest first."""
@@ -201,8 +218,7 @@ class FakeProviderApp:
         return JSONResponse(self.engine.config.model_dump(mode="json"))
 
     async def _set_faults(self, request: Request) -> Response:
-        """Replace the fault config; the body is a (partial) ``FaultConfig`` JSON, missing fields get
-        defaults."""
+        """Replace the fault config with a (partial) ``FaultConfig`` JSON; missing fields get defaults."""
         try:
             config = FaultConfig.model_validate(await request.json())
         except (ValidationError, json.JSONDecodeError) as e:
@@ -275,6 +291,7 @@ class FakeProviderApp:
                 return self._error_response(api, 400, detail=parse_error)
             try:
                 fake_request = parse_request(api, body)
+                self._restore_conversation(fake_request)
             except RequestFormatError as e:
                 outcome.update(status=400)
                 return self._error_response(api, 400, detail=str(e))
@@ -323,15 +340,22 @@ class FakeProviderApp:
             return _NoResponse()
         if kind == "timeout":
             outcome.update(fault="timeout")
-            still_connected = await self._hang(client, config.timeout_hang_s)
-            if not still_connected:
+            ended = await self._hang(client, config.timeout_hang_s)
+            if ended != "elapsed":
                 outcome.update(status=0)
+                if ended == "shutdown":  # the server is going away: close the connection like a dying server
+                    outcome.record()
+                    await self._abort(client)
                 return _NoResponse()
             outcome.update(status=504)
             return self._error_response(api, 504, detail="Injected timeout.", include_retry_after=False)
 
         # 'ok' and 'invalid_json': a real reply.
         await asyncio.sleep(self.engine.sample_latency_s())
+        if not self._connected(client):
+            # The client gave up during the latency (its own timeout): nothing is delivered or billed.
+            outcome.update(status=0)
+            return _NoResponse()
         try:
             reply = self.responder(fake_request)
             if inspect.isawaitable(reply):
@@ -352,9 +376,28 @@ class FakeProviderApp:
             prepared.corrupt_output(fake_request)
             outcome.update(fault="invalid_json")
         content, media_type = render_reply(fake_request, prepared)
+        if api == "openai-responses":
+            self._remember_conversation(prepared.response_id, fake_request.messages + prepared.history_items())
         outcome.update(status=200, success=True, input_tokens=input_tokens, output_tokens=output_tokens)
         headers = {"request-id" if api == "anthropic" else "x-request-id": f"req_fake_{time.monotonic_ns()}"}
         return Response(content, media_type=media_type, headers=headers)
+
+    def _restore_conversation(self, fake_request: FakeRequest) -> None:
+        """Resolve Responses ``previous_response_id`` against conversations this server answered."""
+        previous = fake_request.raw.get("previous_response_id") if fake_request.api == "openai-responses" else None
+        if not previous:
+            return
+        with self._requests_lock:
+            history = self._conversations.get(previous)
+        if history is None:
+            raise RequestFormatError(f"Previous response with id '{previous}' not found.")
+        continue_conversation(fake_request, [dict(m) for m in history])
+
+    def _remember_conversation(self, response_id: str, messages: list[dict[str, Any]]) -> None:
+        with self._requests_lock:
+            self._conversations[response_id] = messages
+            while len(self._conversations) > self._max_conversations:
+                self._conversations.popitem(last=False)
 
     async def _abort(self, client: ClientAddr | None) -> None:
         """Reset the client's TCP connection, then let ``connection_lost`` run so uvicorn sends nothing."""
@@ -366,18 +409,23 @@ class FakeProviderApp:
             if client is None or client not in self.transports:
                 break
 
-    async def _hang(self, client: ClientAddr | None, seconds: float) -> bool:
-        """Sleep up to ``seconds``, returning early (``False``) if the client disconnects or the server
-        stops."""
+    def _connected(self, client: ClientAddr | None) -> bool:
+        """Whether the client's connection is still open (unknown clients count as connected)."""
+        if client is None:
+            return True
+        transport = self.transports.get(client)
+        return transport is not None and not transport.is_closing()
+
+    async def _hang(self, client: ClientAddr | None, seconds: float) -> Literal["elapsed", "client_gone", "shutdown"]:
+        """Sleep up to ``seconds``, polling so it ends early if the client leaves or the server stops."""
         deadline = time.monotonic() + seconds
         while (remaining := deadline - time.monotonic()) > 0:
             if self.shutting_down.is_set():
-                return False
-            transport = self.transports.get(client) if client else None
-            if client is not None and (transport is None or transport.is_closing()):
-                return False
+                return "shutdown"
+            if not self._connected(client):
+                return "client_gone"
             await asyncio.sleep(min(0.05, remaining))
-        return True
+        return "elapsed"
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -424,6 +472,7 @@ class FakeProvider:
     def start(self) -> FakeProvider:
         if self._thread is not None:
             raise RuntimeError("FakeProvider already started")
+        self.app.shutting_down.clear()
         self._sock = _bind(self.host, self._requested_port)
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(
@@ -431,6 +480,8 @@ class FakeProvider:
             http=_tracking_protocol(self.app.transports),
             lifespan="off",
             log_level=self._log_level,
+            # Leave the host process's logging config alone (uvicorn's dictConfig would replace handlers).
+            log_config=None,
             access_log=False,
             timeout_keep_alive=75,
             timeout_graceful_shutdown=3,
@@ -454,8 +505,7 @@ class FakeProvider:
         return self
 
     def stop(self) -> None:
-        """Stop serving; hanging ``timeout`` faults are released and in-flight requests get up to 3 s to
-        finish."""
+        """Stop serving: hanging ``timeout`` faults are cut off, other requests get 3 s to finish."""
         self.app.shutting_down.set()
         if self._server is not None:
             self._server.should_exit = True
@@ -648,11 +698,14 @@ class FakeProviderProcess:
 
     def start(self) -> FakeProviderProcess:
         root, _ = _package_root_and_name()
+        # The repository root too, so a `--responder agents.something:fn` import path resolves in the child.
+        repo_root = Path(__file__).resolve().parents[2]
         env = dict(os.environ if self.env is None else self.env)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
+        paths = (str(root), str(repo_root), env.get("PYTHONPATH", ""))
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.process = subprocess.Popen(
-            self.command(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env, cwd=root
+            self.command(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env, cwd=repo_root
         )
         assert self.process.stdout is not None
         ready: list[str] = []
@@ -744,8 +797,7 @@ class FakeProviderProcess:
         )
 
 
-# -- CLI
-# -------------------------------------------------------------------------------------------------------
+# -- CLI -----------------------------------------------------------------------------------------------------
 
 _CLI_ALIASES: dict[str, list[str]] = {"rpm_limit": ["--rpm"], "max_concurrency": ["--concurrency-limit"]}
 

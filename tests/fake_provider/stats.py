@@ -19,8 +19,10 @@ __all__ = ["RequestLogEntry", "Stats", "StatsRecorder"]
 class RequestLogEntry:
     """One model request as the server handled it.
 
-    ``status`` is the HTTP status sent, or 0 when no response was sent (``drop``, or a ``timeout`` whose
-    client gave up). ``fault`` is ``None`` for a normal reply, else the fault kind or ``'rate_limited'``.
+    ``status`` is the HTTP status sent, or 0 when no response was sent: ``drop``, a ``timeout`` whose client
+    gave up, or a client that timed out during the configured latency (``fault`` is ``None`` then, and no
+    tokens are counted). ``fault`` is otherwise ``None`` for a normal reply, else the fault kind or
+    ``'rate_limited'``.
     """
 
     time: float

@@ -147,6 +147,30 @@ def test_function_tool_round_trip(fp: FakeProvider, api: Api) -> None:
     assert returned["id"] == call["id"] and returned["content"] == "2100000"
 
 
+def test_responses_previous_response_id_chain(fp: FakeProvider) -> None:
+    """With `openai_previous_response_id='auto'` pydantic-ai sends only new items; the server fills in the
+    rest."""
+    fp.set_responder(tool_then_answer)
+    agent = city_agent(fp, "openai-responses")
+
+    result = agent.run_sync("How many in Paris?", model_settings={"openai_previous_response_id": "auto"})
+
+    assert result.output.population == 2_100_000
+    second = fp.requests[-1]
+    assert second.raw["previous_response_id"]
+    # Only the function_call_output went over the wire.
+    assert [item["type"] for item in second.raw["input"]] == ["function_call_output"]
+    assert [m["role"] for m in second.messages] == ["user", "tool_call", "tool_result"]
+    assert second.last_user_text == "How many in Paris?"
+
+
+def test_unknown_previous_response_id_is_a_400(fp: FakeProvider) -> None:
+    with httpx.Client(base_url=fp.openai_base_url) as client:
+        response = client.post("/responses", json={"model": "m", "input": "x", "previous_response_id": "resp_nope"})
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
 @run_async
 async def test_async_responder_is_awaited(fp: FakeProvider) -> None:
     async def responder(request: FakeRequest) -> FakeReply:
@@ -387,6 +411,21 @@ async def test_timeout_fault_hangs_until_client_gives_up(fp: FakeProvider) -> No
 
 
 @run_async
+async def test_client_giving_up_during_latency_is_not_billed(fp: FakeProvider) -> None:
+    fp.set_faults(latency_ms=800)
+    with pytest.raises(openai.APITimeoutError):
+        await fp.openai_client(timeout=0.3).chat.completions.create(
+            model="gpt-fake", messages=[{"role": "user", "content": "hi"}]
+        )
+    deadline = time.monotonic() + 2
+    while not fp.stats.log and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    [entry] = fp.stats.log
+    assert (entry.status, entry.fault, entry.input_tokens) == (0, None, 0)
+    assert fp.stats.successes == 0 and fp.stats.input_tokens == 0
+
+
+@run_async
 async def test_timeout_maps_to_pydantic_ai_timeout_error(fp: FakeProvider) -> None:
     fp.set_faults(p_timeout=1.0, timeout_hang_s=5)
     with pytest.raises(ModelTimeoutError):
@@ -513,6 +552,16 @@ def test_subprocess_provider() -> None:
             body = {"model": "gpt-fake", "messages": [{"role": "user", "content": "hi"}]}
             assert [client.post("/chat/completions", json=body).status_code for _ in range(2)] == [200, 429]
         assert proc.stats.rate_limited == 1
+
+
+def test_cli_flags_override_faults_json() -> None:
+    from .server import build_parser, faults_from_args
+
+    argv = ["--port", "0", "--faults-json", '{"p_500": 0.1, "seed": 3}', "--latency-ms", "500", "--rpm", "60"]
+    args = build_parser().parse_args([*argv, "--script", "429,ok", "--should-retry", "false", "--p-500", "0.2"])
+    faults = faults_from_args(args)
+    assert (faults.latency_ms, faults.rpm_limit, faults.seed, faults.p_500) == (500, 60, 3, 0.2)
+    assert faults.script == ["429", "ok"] and faults.should_retry is False
 
 
 # -- schema example generator --------------------------------------------------------------------------------

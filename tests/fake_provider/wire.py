@@ -22,6 +22,7 @@ __all__ = [
     "PreparedReply",
     "PreparedToolCall",
     "RequestFormatError",
+    "continue_conversation",
     "error_body",
     "parse_request",
     "render_reply",
@@ -72,6 +73,20 @@ def _tool_call_message(call_id: str | None, name: str, arguments: Any) -> dict[s
         parsed = arguments if arguments is not None else {}
         raw = json.dumps(parsed)
     return {"role": "tool_call", "id": call_id, "name": name, "arguments": parsed, "content": raw}
+
+
+def continue_conversation(request: FakeRequest, history: list[dict[str, Any]]) -> None:
+    """Prepend a stored conversation (Responses ``previous_response_id``) to ``request.messages`` in place.
+
+    Tool results in the new input are matched to the stored calls so their ``name`` is known, as if the whole
+    history had been sent.
+    """
+    names = {m["id"]: m["name"] for m in history if m["role"] == "tool_call"}
+    for message in request.messages:
+        if message["role"] == "tool_result" and message.get("name") is None:
+            message["name"] = names.get(message["id"])
+    request.messages = [*history, *request.messages]
+    request.last_user_text = _last_user_text(request.messages)
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:
@@ -322,6 +337,17 @@ class PreparedReply:
     tool_calls: list[PreparedToolCall]
     input_tokens: int
     output_tokens: int
+    response_id: str = field(default_factory=lambda: _new_id("resp_"))
+    """The Responses API ``id`` (assigned up front so the server can remember the conversation under it)."""
+
+    def history_items(self) -> list[dict[str, Any]]:
+        """This reply as normalised ``messages`` items, to extend a stored conversation with."""
+        items: list[dict[str, Any]] = []
+        if self.text:
+            items.append({"role": "assistant", "content": self.text})
+        for call in self.tool_calls:
+            items.append(_tool_call_message(call.id, call.name, call.arguments_json))
+        return items
 
     @classmethod
     def from_reply(cls, reply: FakeReply, input_tokens: int, output_tokens: int) -> PreparedReply:
@@ -464,7 +490,7 @@ def _render_openai_responses(
 ) -> dict[str, Any]:
     body = request.raw
     return {
-        "id": _new_id("resp_"),
+        "id": reply.response_id,
         "object": "response",
         "created_at": int(time.time()),
         "status": status,

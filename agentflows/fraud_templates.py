@@ -1,0 +1,180 @@
+"""The fraud team's template repository: one Markdown file per fraud tactic, read fresh at every run.
+
+The team teaches the fraud check a new tactic by adding a file, not by asking engineering: the
+conversation signal compares each claim message with the examples in these files, and because the
+folder is re-read at every `load_templates()` call, a new or edited file affects the very next
+check, with no restart. Every template carries `version`, the hash of its file's bytes, so a
+verdict records exactly which text it matched. A file that does not parse is skipped with a
+warning that names it and says why; the other templates still apply.
+
+File format (see `agentflows/data/fraud_templates/README.md`): a YAML header between `---` lines
+with `name`, `tactic` and optional `claim_kinds`, then example messages separated by blank lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from agentflows.settings import get_settings
+
+SHIPPED = Path(__file__).parent / "data" / "fraud_templates"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}$")
+CLAIM_KINDS = {"not_received", "arrived_broken", "refund_request"}
+log = logging.getLogger(__name__)
+
+
+class TemplateError(ValueError):
+    """A template file or a new template that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class FraudTemplate:
+    name: str
+    tactic: str
+    examples: tuple[str, ...]
+    claim_kinds: tuple[str, ...]
+    path: Path
+    version: str  # sha256 of the file's bytes, first 12 hex digits
+
+    @property
+    def ref(self) -> str:
+        """How evidence cites this template version: `template:<name>@<version>`."""
+        return f"template:{self.name}@{self.version}"
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    folder: Path
+    templates: tuple[FraudTemplate, ...]
+    problems: tuple[TemplateProblem, ...] = field(default=())
+
+    @property
+    def fingerprint(self) -> str:
+        """One hash of every template version in use, to tell two runs' template sets apart."""
+        joined = ",".join(sorted(t.ref for t in self.templates))
+        return hashlib.sha256(joined.encode()).hexdigest()[:12]
+
+
+def templates_dir() -> Path:
+    """The folder in use; the default one is created with the shipped samples the first time."""
+    settings = get_settings()
+    if settings.fraud_templates_dir is not None:
+        return settings.fraud_templates_dir.expanduser().resolve()
+    folder = settings.data_dir / "fraud_templates"
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(SHIPPED, folder)
+    return folder
+
+
+def parse_template(path: Path) -> FraudTemplate:
+    """One template from one file; `TemplateError` says what is wrong, naming the file."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    match = re.match(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", text, re.S)
+    if match is None:
+        raise TemplateError(f"{path.name}: no YAML header; the file must start with a '---' line, then name/tactic")
+    try:
+        header = yaml.safe_load(match[1])
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 2})" if where is not None else ""
+        raise TemplateError(
+            f"{path.name}: the YAML header does not parse{line}: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if not isinstance(header, dict):
+        raise TemplateError(f"{path.name}: the YAML header must be a mapping with name and tactic")
+    name = header.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise TemplateError(f"{path.name}: `name` must be lowercase letters, digits and dashes, got {name!r}")
+    tactic = header.get("tactic")
+    if not isinstance(tactic, str) or not tactic.strip():
+        raise TemplateError(f"{path.name}: `tactic` (one line describing the tactic) is missing")
+    kinds = header.get("claim_kinds") or []
+    if not isinstance(kinds, list) or not set(kinds) <= CLAIM_KINDS:
+        raise TemplateError(
+            f"{path.name}: `claim_kinds` must be a list drawn from {sorted(CLAIM_KINDS)}, got {kinds!r}"
+        )
+    body = "\n".join(line for line in match[2].splitlines() if not line.lstrip().startswith("#"))
+    examples = tuple(" ".join(p.split()) for p in re.split(r"\n\s*\n", body) if p.strip())
+    if not examples:
+        raise TemplateError(f"{path.name}: no example messages after the header")
+    return FraudTemplate(
+        name=name,
+        tactic=" ".join(tactic.split()),
+        examples=examples,
+        claim_kinds=tuple(kinds),
+        path=path,
+        version=hashlib.sha256(raw).hexdigest()[:12],
+    )
+
+
+def load_templates(folder: Path | None = None) -> TemplateSet:
+    """Every usable template in `folder` (default: the configured one), read now, in name order.
+
+    Bad files and duplicate names are skipped and logged as warnings naming the file.
+    """
+    folder = folder or templates_dir()
+    if not folder.is_dir():
+        raise TemplateError(f"fraud template folder {folder} does not exist (AGENTFLOWS_FRAUD_TEMPLATES_DIR)")
+    templates: dict[str, FraudTemplate] = {}
+    problems: list[TemplateProblem] = []
+    for path in sorted(folder.glob("*.md")):
+        if path.name.startswith(("_", ".")) or path.name.lower() == "readme.md":
+            continue
+        try:
+            template = parse_template(path)
+        except TemplateError as exc:
+            problems.append(TemplateProblem(path, str(exc).removeprefix(f"{path.name}: ")))
+            continue
+        if template.name in templates:
+            first = templates[template.name].path.name
+            problems.append(TemplateProblem(path, f"duplicate name {template.name!r} (already defined in {first})"))
+            continue
+        templates[template.name] = template
+    for problem in problems:
+        log.warning("fraud template skipped: %s", problem)
+    return TemplateSet(folder=folder, templates=tuple(templates.values()), problems=tuple(problems))
+
+
+def add_template(name: str, tactic: str, examples: list[str], claim_kinds: list[str] | None = None) -> Path:
+    """Write a new template file (refusing to overwrite one); it is validated by the same parser."""
+    folder = templates_dir()
+    path = folder / f"{name}.md"
+    if path.exists():
+        raise TemplateError(f"{path.name}: a template with this name exists already; edit the file instead")
+    header = yaml.safe_dump(
+        {"name": name, "tactic": tactic, **({"claim_kinds": claim_kinds} if claim_kinds else {})},
+        sort_keys=False,
+        allow_unicode=True,
+    )
+    body = "\n\n".join(" ".join(e.split()) for e in examples if e.strip())
+    text = f"---\n{header}---\n{body}\n"
+    tmp = folder / f"_{name}.md.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        parse_template(tmp)  # the same checks a run applies, before the file becomes visible
+    except TemplateError as exc:
+        tmp.unlink()
+        raise TemplateError(str(exc).replace(tmp.name, path.name)) from None
+    tmp.rename(path)
+    return path

@@ -1,0 +1,89 @@
+"""Address agent: known fraud addresses (fuzzy) and one address shared by unrelated customers."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic_ai import Agent
+
+from agents import offline
+from agents.fraud.common import noisy_or, signal_agent
+from agents.fraud.models import AddressFacts, Evidence, SignalName, SignalReport
+
+NAME = "fraud-signal-address"
+SIGNAL: SignalName = "address"
+FACTS = AddressFacts
+INSTRUCTIONS = """
+Your signal: the delivery address. Suspicious: it matches a known fraud address (same door: high
+fuzzy similarity and the same house/flat numbers), or many unrelated customers (other surnames) get
+deliveries there, as at a reshipping drop. Benign look-alikes: a neighbour of a fraud address
+(same street, other number), a household or an office shared by a few people.
+"""
+
+
+def assess(f: AddressFacts) -> SignalReport:
+    """The deterministic rule: fraud-list match and reuse by unrelated customers, combined."""
+    evidence: list[Evidence] = []
+    listed = 0.0
+    if f.fraud_match_id is not None and f.fraud_match_similarity >= 85:
+        ref = f"fraud_address:{f.fraud_match_id}"
+        if f.fraud_match_same_number:
+            listed = 0.85 if f.fraud_match_similarity >= 92 else 0.6
+            evidence.append(
+                Evidence(
+                    ref=ref,
+                    detail=f"Matches known fraud address {f.fraud_match_address} "
+                    f"(similarity {f.fraud_match_similarity:.0f}).",
+                )
+            )
+        else:
+            listed = 0.25
+            evidence.append(
+                Evidence(
+                    ref=ref,
+                    detail=f"Same street as known fraud address {f.fraud_match_address}, "
+                    "but another house or flat number.",
+                )
+            )
+    reuse = 0.0
+    if f.unrelated_customers >= 4:
+        reuse = 0.8
+    elif f.unrelated_customers >= 2:
+        reuse = 0.4
+    elif f.unrelated_customers == 1:
+        reuse = 0.15
+    if f.customers_at_address > 1:
+        evidence.append(
+            Evidence(
+                ref=f"address:{f.delivery_address_id}",
+                detail=(f"{f.customers_at_address} customers ship here, {f.unrelated_customers} with another surname."),
+            )
+        )
+    score = noisy_or(listed, reuse)
+    if listed >= 0.6:
+        summary = f"Delivery address matches known fraud address #{f.fraud_match_id}"
+    elif reuse >= 0.4:
+        summary = f"Delivery address shared by {f.unrelated_customers} unrelated customers"
+    elif listed > 0:
+        summary = "Delivery address is a neighbour of a known fraud address, not the same door"
+    elif f.customers_at_address > 1:
+        summary = f"Delivery address shared by {f.customers_at_address} customers of one household"
+    else:
+        summary = "Delivery address is not on the fraud list and not shared"
+    if score >= 0.4 and listed and reuse:
+        summary += f", also used by {f.unrelated_customers} unrelated customers"
+    return SignalReport(score=score, evidence=evidence, summary=summary + ".")
+
+
+def compose_offline(payload: dict[str, Any]) -> SignalReport:
+    report = assess(AddressFacts.model_validate(payload["facts"]))
+    return report.model_copy(update={"summary": f"[offline] {report.summary}"})
+
+
+offline.register(NAME, compose_offline)
+
+
+@lru_cache(maxsize=8)
+def agent(model: str) -> Agent[frozenset[str], SignalReport]:
+    return signal_agent(NAME, model, INSTRUCTIONS)

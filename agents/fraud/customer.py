@@ -1,0 +1,86 @@
+"""Customer agent: account age, spend and claim history of the claimant before this claim."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic_ai import Agent
+
+from agents import offline
+from agents.fraud.common import noisy_or, signal_agent
+from agents.fraud.models import CustomerFacts, Evidence, SignalName, SignalReport
+
+NAME = "fraud-signal-customer"
+SIGNAL: SignalName = "customer"
+FACTS = CustomerFacts
+INSTRUCTIONS = """
+Your signal: the claimant's own history. Suspicious: a brand-new account claiming on an expensive
+first order, an order far above the customer's usual basket, repeated claims within a year.
+Benign look-alikes: a new customer whose first parcel really got lost, a loyal high-spending
+customer with an occasional claim.
+"""
+
+
+def assess(f: CustomerFacts) -> SignalReport:
+    """The deterministic rule: new account, unusual basket, repeated claims, combined."""
+    evidence = [
+        Evidence(
+            ref=f"customer:{f.customer_id}",
+            detail=(
+                f"Account {f.account_age_days:.0f} days old, {f.orders_before} earlier orders, "
+                f"lifetime GMV {f.lifetime_gmv:,.2f}."
+            ),
+        )
+    ]
+    if f.account_age_days < 14:
+        age = 0.55
+    elif f.account_age_days < 60:
+        age = 0.35
+    elif f.account_age_days < 180:
+        age = 0.1
+    else:
+        age = 0.0
+    claims = {0: 0.0, 1: 0.1, 2: 0.4}.get(f.prior_claims_365d, 0.7)
+    for cid in f.prior_claim_ids[:3]:
+        evidence.append(Evidence(ref=f"claim:{cid}", detail="An earlier claim by the same customer."))
+    unusual = 0.0
+    if f.order_amount >= 300 and (f.avg_order_amount is None or f.order_amount >= 3 * f.avg_order_amount):
+        unusual = 0.3
+        usual = f"{f.avg_order_amount:,.2f}" if f.avg_order_amount is not None else "none (first order)"
+        evidence.append(
+            Evidence(
+                ref=f"order:{f.order_id}",
+                detail=(f"Order of {f.order_amount:,.2f}; the customer's usual basket: {usual}."),
+            )
+        )
+    score = noisy_or(age, claims, unusual)
+    parts = []
+    if age >= 0.35:
+        parts.append(f"new account ({f.account_age_days:.0f} days)")
+    if claims >= 0.4:
+        parts.append(f"{f.prior_claims_365d} claims in the past year")
+    if unusual:
+        parts.append("order far above the usual basket")
+    summary = (
+        ("Risky profile: " + ", ".join(parts))
+        if parts
+        else (
+            f"Established customer: {f.account_age_days:.0f} days, {f.orders_before} orders, "
+            f"{f.prior_claims_365d} claims in the past year"
+        )
+    )
+    return SignalReport(score=score, evidence=evidence, summary=summary + ".")
+
+
+def compose_offline(payload: dict[str, Any]) -> SignalReport:
+    report = assess(CustomerFacts.model_validate(payload["facts"]))
+    return report.model_copy(update={"summary": f"[offline] {report.summary}"})
+
+
+offline.register(NAME, compose_offline)
+
+
+@lru_cache(maxsize=8)
+def agent(model: str) -> Agent[frozenset[str], SignalReport]:
+    return signal_agent(NAME, model, INSTRUCTIONS)

@@ -1,0 +1,68 @@
+"""Payment agent: chargebacks, card-testing declines and card/country mismatches."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic_ai import Agent
+
+from agents import offline
+from agents.fraud.common import noisy_or, signal_agent
+from agents.fraud.models import Evidence, PaymentFacts, SignalName, SignalReport
+
+NAME = "fraud-signal-payment"
+SIGNAL: SignalName = "payment"
+FACTS = PaymentFacts
+INSTRUCTIONS = """
+Your signal: payments. Suspicious: several declines just before the order (card testing), a card
+from another country than the delivery, chargebacks in the past year. Benign look-alikes: one
+decline, a traveller or expatriate paying with a foreign card, a gift sent abroad.
+"""
+
+
+def assess(f: PaymentFacts) -> SignalReport:
+    """The deterministic rule: chargebacks, declines and mismatches, combined."""
+    evidence = [
+        Evidence(
+            ref=f"payment_incident:{i.id}",
+            detail=f"{i.kind.replace('_', ' ')} on {i.at:%Y-%m-%d}"
+            + (f" (card from {i.card_country})" if i.card_country else "")
+            + ".",
+        )
+        for i in f.incidents[:6]
+    ]
+    chargebacks = {0: 0.0, 1: 0.35}.get(f.chargebacks_365d, 0.75)
+    declines = 0.0 if f.declines_30d == 0 else 0.2 if f.declines_30d < 3 else 0.6
+    mismatch = 0.35 if f.card_mismatch else 0.0
+    repeat_mismatch = 0.3 if f.card_mismatches_365d >= 2 else 0.0
+    if f.card_mismatch:
+        evidence.append(
+            Evidence(
+                ref=f"order:{f.order_id}",
+                detail=(f"Paid with a card from {f.order_card_country}, delivered to {f.delivery_country}."),
+            )
+        )
+    score = noisy_or(chargebacks, declines, mismatch, repeat_mismatch)
+    parts = []
+    if f.declines_30d:
+        parts.append(f"{f.declines_30d} declines in the 30 days before the order")
+    if f.card_mismatch:
+        parts.append(f"card from {f.order_card_country}, delivery to {f.delivery_country}")
+    if f.chargebacks_365d:
+        parts.append(f"{f.chargebacks_365d} chargebacks in the past year")
+    summary = "; ".join(parts).capitalize() if parts else "No payment incidents in the past year"
+    return SignalReport(score=score, evidence=evidence, summary=summary + ".")
+
+
+def compose_offline(payload: dict[str, Any]) -> SignalReport:
+    report = assess(PaymentFacts.model_validate(payload["facts"]))
+    return report.model_copy(update={"summary": f"[offline] {report.summary}"})
+
+
+offline.register(NAME, compose_offline)
+
+
+@lru_cache(maxsize=8)
+def agent(model: str) -> Agent[frozenset[str], SignalReport]:
+    return signal_agent(NAME, model, INSTRUCTIONS)

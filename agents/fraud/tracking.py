@@ -1,0 +1,62 @@
+"""Tracking agent: delivered-then-claimed, repeated lost parcels, carrier anomalies."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic_ai import Agent
+
+from agents import offline
+from agents.fraud.common import noisy_or, signal_agent
+from agents.fraud.models import Evidence, SignalName, SignalReport, TrackingFacts
+
+NAME = "fraud-signal-tracking"
+SIGNAL: SignalName = "tracking"
+FACTS = TrackingFacts
+INSTRUCTIONS = """
+Your signal: the carrier's scans. Suspicious: the parcel was scanned delivered and is claimed as not
+received, especially when the customer did this before or their parcels keep getting "lost";
+repeated lost scans on one parcel. Benign look-alikes: a parcel the carrier itself scanned lost and
+never delivered (a carrier failure), a single porch theft by an established customer.
+"""
+
+
+def assess(f: TrackingFacts) -> SignalReport:
+    """The deterministic rule: delivered-then-claimed and repetition, combined."""
+    evidence: list[Evidence] = []
+    delivered = 0.45 if f.delivered_then_claimed else 0.0
+    for event in f.events:
+        if event.kind in {"delivered", "lost", "exception"}:
+            where = f" at {event.location}" if event.location else ""
+            detail = f"{f.carrier} scanned '{event.kind}' on {event.at:%Y-%m-%d}{where}."
+            evidence.append(Evidence(ref=f"shipment_event:{event.id}", detail=detail))
+    repeat_claims = {0: 0.0, 1: 0.6}.get(f.customer_delivered_inr_claims_before, 0.8)
+    repeat_lost = {0: 0.0, 1: 0.2}.get(f.customer_lost_orders_before, 0.6)
+    lost_here = 0.4 if f.lost_scans_this_order >= 2 else 0.0
+    exceptions = 0.1 if f.exceptions_this_order else 0.0
+    score = noisy_or(delivered, repeat_claims, repeat_lost, lost_here, exceptions)
+    if f.lost_scans_this_order == 1 and not f.delivered_at and score < 0.2:
+        summary = f"{f.carrier} scanned the parcel as lost and never delivered it: a carrier failure"
+    elif f.delivered_then_claimed:
+        summary = f"Scanned delivered {f.days_delivered_to_claim or 0:.0f} days before a not-received claim"
+    else:
+        summary = "Tracking is consistent with the claim"
+    if repeat_claims:
+        summary += f"; {f.customer_delivered_inr_claims_before} earlier not-received claims on delivered parcels"
+    if repeat_lost:
+        summary += f"; {f.customer_lost_orders_before} earlier orders scanned lost"
+    return SignalReport(score=score, evidence=evidence[:8], summary=summary + ".")
+
+
+def compose_offline(payload: dict[str, Any]) -> SignalReport:
+    report = assess(TrackingFacts.model_validate(payload["facts"]))
+    return report.model_copy(update={"summary": f"[offline] {report.summary}"})
+
+
+offline.register(NAME, compose_offline)
+
+
+@lru_cache(maxsize=8)
+def agent(model: str) -> Agent[frozenset[str], SignalReport]:
+    return signal_agent(NAME, model, INSTRUCTIONS)

@@ -1,0 +1,442 @@
+"""The webhook receiver: signed deliveries from the CRM, the shop and the landing page -> flow runs.
+
+Open-source Prefect has no webhook endpoint, so this small FastAPI app is the door in. A delivery
+passes four gates, each with its own answer, and nothing is written before all have passed:
+
+  1. size: at most `webhook_max_body_bytes`, enforced while reading the body        -> 413
+  2. signature: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`,
+     HMAC-SHA256, 5-minute window), verified on the raw bytes by the `standardwebhooks` library
+     against every secret of the source (rotation)                                  -> 401
+  3. payload: JSON validated by the source's pydantic model, extra fields ignored  -> 400 / 422
+  4. idempotency: (source, webhook-id) is claimed in `webhook_deliveries` under a unique constraint
+     before the run is created (with the delivery as Prefect's idempotency key); a copy of a
+     delivery gets the stored answer and no second run                            -> 202, same body
+
+Rejections are logged as one line with the reason and never the body, and payloads are never
+logged at all: they carry personal data. Run: `agentflows up` (or `uvicorn deployments.webhooks:app`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from agentflows.db import session_scope
+from agentflows.db.base import utcnow
+from agentflows.db.webhooks import DeliveryStatus, LandingPlan, WebhookDelivery
+from agentflows.settings import Settings, get_settings
+from agents.landing.plan import MarketingPlan, Visitor
+from deployments import webhook_secrets
+
+log = logging.getLogger("agentflows.webhooks")
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+OUTREACH = "prospect-outreach/on-demand"
+FRAUD_CHECK = "fraud-check/on-demand"
+LANDING_PLAN = "landing-plan/on-demand"
+STALE_CLAIM = timedelta(seconds=60)  # an `accepted` row this old lost its receiver; a redelivery may take it over
+
+
+# --- payloads (API schemas, apart from the tables) ------------------------------------------------
+
+PositiveId = Annotated[int, Field(strict=True, gt=0)]
+
+
+class ProspectsSelected(BaseModel):
+    """The CRM: a rep selected these contacts for outreach."""
+
+    model_config = ConfigDict(extra="ignore")
+    contact_ids: list[PositiveId] = Field(min_length=1, max_length=500)
+
+
+class ClaimOpened(BaseModel):
+    """The shop: a customer opened this claim."""
+
+    model_config = ConfigDict(extra="ignore")
+    claim_id: PositiveId
+
+
+class Accepted(BaseModel):
+    """The answer to an accepted delivery; a redelivery of the same id gets exactly the same one."""
+
+    delivery_id: str
+    source: str
+    deployment: str
+    flow_run_id: str
+    flow_run_url: str
+    plan_url: str | None = None
+
+
+class PlanAnswer(BaseModel):
+    flow_run_id: str
+    flow_run_url: str
+    state: str
+    plan: MarketingPlan | None = None
+
+
+# --- the gates ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery whose size and signature checked out; the body is not parsed yet."""
+
+    source: str
+    id: str
+    body: bytes
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+def _printable(value: str | None) -> str:
+    """A header value safe to put in a log line (attacker-controlled: no newlines, bounded)."""
+    return repr((value or "-")[:80])
+
+
+def rejected(status: int, source: str, delivery_id: str | None, reason: str, detail: Any) -> HTTPException:
+    log.warning("rejected %s delivery %s: %s %s", source, _printable(delivery_id), status, reason)
+    return HTTPException(status_code=status, detail=detail)
+
+
+async def read_body(request: Request, source: str, limit: int) -> bytes:
+    """The raw body, refusing to buffer more than `limit` bytes whatever Content-Length claims."""
+    delivery_id = request.headers.get("webhook-id")
+    declared = request.headers.get("content-length")
+    too_large = f"body larger than {limit} bytes"
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise rejected(413, source, delivery_id, "oversize (declared)", too_large)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise rejected(413, source, delivery_id, "oversize", too_large)
+    return bytes(body)
+
+
+def verify(source: str, verifiers: list[Webhook], body: bytes, headers: dict[str, str]) -> str:
+    """The delivery id if any of the source's secrets signed this body; raises a 401 otherwise."""
+    delivery_id = headers.get("webhook-id")
+    if not verifiers:
+        raise rejected(503, source, delivery_id, "no secret configured", f"webhook source {source!r} is not configured")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise rejected(400, source, delivery_id, "body is not UTF-8", "body must be UTF-8 JSON") from None
+    reason = "no secret"
+    for verifier in verifiers:
+        try:
+            verifier.verify(text, headers, json_parse=False)
+        except (WebhookVerificationError, ValueError) as exc:  # ValueError: malformed signature header
+            reason = str(exc) or type(exc).__name__
+            continue
+        assert delivery_id  # the library checked it is present
+        if len(delivery_id) > 200:
+            raise rejected(400, source, delivery_id, "webhook-id too long", "webhook-id longer than 200 characters")
+        return delivery_id
+    raise rejected(401, source, delivery_id, f"signature: {reason}", "invalid webhook signature")
+
+
+def parse(model: type[PayloadT], delivery: Delivery) -> PayloadT:
+    """The payload as `model`; 400 for malformed JSON, 422 with the field errors otherwise."""
+    try:
+        return model.model_validate_json(delivery.body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise rejected(400, delivery.source, delivery.id, "malformed JSON", "body is not valid JSON") from None
+        fields = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+        raise rejected(422, delivery.source, delivery.id, f"payload: {len(fields)} field errors", fields) from None
+
+
+# --- idempotency: the deliveries table ------------------------------------------------------------
+
+
+def claim_sync(delivery: Delivery, deployment: str) -> tuple[bool, WebhookDelivery]:
+    """(True, row) if this call now owns the delivery, else (False, the row someone else wrote)."""
+    try:
+        with session_scope() as session:
+            row = WebhookDelivery(
+                source=delivery.source,
+                delivery_id=delivery.id,
+                payload_sha256=delivery.digest,
+                deployment=deployment,
+                status=DeliveryStatus.ACCEPTED,
+            )
+            session.add(row)
+            session.flush()
+            return True, row
+    except IntegrityError:
+        return False, read_sync(delivery)
+
+
+def read_sync(delivery: Delivery) -> WebhookDelivery:
+    with session_scope() as session:
+        row = session.scalar(
+            select(WebhookDelivery).where(
+                WebhookDelivery.source == delivery.source, WebhookDelivery.delivery_id == delivery.id
+            )
+        )
+    if row is None:  # only after a manual delete between our insert attempt and this read
+        raise LookupError(f"delivery {delivery.source}:{delivery.id} vanished")
+    return row
+
+
+def take_over_sync(row: WebhookDelivery) -> bool:
+    """Claim a delivery whose first attempt failed or died; exactly one concurrent caller wins."""
+    naive_updated = row.updated_at.replace(tzinfo=None)  # SQLite hands back naive UTC, PostgreSQL aware UTC
+    stale = row.status == DeliveryStatus.FAILED or (
+        row.status == DeliveryStatus.ACCEPTED and naive_updated < (utcnow() - STALE_CLAIM).replace(tzinfo=None)
+    )
+    if not stale:
+        return False
+    with session_scope() as session:
+        result = session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == row.id, WebhookDelivery.updated_at == row.updated_at)
+            .values(status=DeliveryStatus.ACCEPTED, error=None, updated_at=utcnow())
+        )
+        return result.rowcount == 1
+
+
+def finish_sync(row_id: int, flow_run_id: str | None, error: str | None) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == row_id)
+            .values(
+                status=DeliveryStatus.STARTED if flow_run_id else DeliveryStatus.FAILED,
+                flow_run_id=flow_run_id,
+                error=error,
+                updated_at=utcnow(),
+            )
+        )
+
+
+def plan_sync(flow_run_id: str) -> MarketingPlan | None:
+    with session_scope() as session:
+        plan = session.scalar(select(LandingPlan.plan).where(LandingPlan.flow_run_id == flow_run_id))
+    return MarketingPlan.model_validate(plan) if plan is not None else None
+
+
+# --- starting runs ------------------------------------------------------------------------------
+
+
+class Receiver:
+    """Turns verified deliveries into flow runs through the Prefect API (one client per process)."""
+
+    def __init__(self, client: Any, settings: Settings, secrets: dict[str, list[str]]) -> None:
+        self.client = client
+        self.settings = settings
+        self.verifiers = {source: [Webhook(s) for s in values] for source, values in secrets.items()}
+        self._deployment_ids: dict[str, UUID] = {}
+
+    def run_url(self, flow_run_id: str) -> str:
+        from agentflows.prefect_env import prefect_ui_url
+
+        return f"{prefect_ui_url()}/runs/flow-run/{flow_run_id}"
+
+    async def deployment_id(self, name: str, refresh: bool = False) -> UUID:
+        if refresh or name not in self._deployment_ids:
+            self._deployment_ids[name] = (await self.client.read_deployment_by_name(name)).id
+        return self._deployment_ids[name]
+
+    async def create_run(self, delivery: Delivery, deployment: str, parameters: dict[str, Any]) -> str:
+        from prefect.exceptions import ObjectNotFound
+
+        for refresh in (False, True):  # a re-created deployment has a new id: look it up once more
+            try:
+                run = await self.client.create_flow_run_from_deployment(
+                    await self.deployment_id(deployment, refresh),
+                    parameters=parameters,
+                    idempotency_key=f"webhook:{delivery.source}:{delivery.id}",
+                    tags=["webhook", f"webhook:{delivery.source}"],
+                )
+                return str(run.id)
+            except ObjectNotFound:
+                if refresh:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def start(self, delivery: Delivery, deployment: str, parameters: dict[str, Any]) -> Accepted:
+        """The run for this delivery: created once, whoever asks and however often."""
+        owner, row = await asyncio.to_thread(claim_sync, delivery, deployment)
+        if not owner and row.payload_sha256 != delivery.digest:
+            raise rejected(
+                409, delivery.source, delivery.id, "id reused", "webhook-id already used for another payload"
+            )
+        deadline = asyncio.get_running_loop().time() + 15
+        pause = 0.01
+        while not owner and row.flow_run_id is None:
+            if await asyncio.to_thread(take_over_sync, row):
+                owner = True
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise rejected(
+                    503, delivery.source, delivery.id, "copy still in progress", "delivery in progress; retry"
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
+            row = await asyncio.to_thread(read_sync, delivery)
+        if owner:
+            try:
+                flow_run_id = await self.create_run(delivery, deployment, parameters)
+            except Exception as exc:  # the sender retries on 5xx; the row lets the retry take over
+                await asyncio.to_thread(finish_sync, row.id, None, f"{type(exc).__name__}: {exc}"[:500])
+                log.error(
+                    "could not start %s for %s delivery %s: %s",
+                    deployment,
+                    delivery.source,
+                    _printable(delivery.id),
+                    type(exc).__name__,
+                )
+                raise HTTPException(503, f"could not start {deployment}; retry the delivery") from exc
+            await asyncio.to_thread(finish_sync, row.id, flow_run_id, None)
+            log.info(
+                "accepted %s delivery %s -> %s run %s",
+                delivery.source,
+                _printable(delivery.id),
+                deployment,
+                flow_run_id,
+            )
+        else:
+            flow_run_id = str(row.flow_run_id)
+        return Accepted(
+            delivery_id=delivery.id,
+            source=delivery.source,
+            deployment=deployment,
+            flow_run_id=flow_run_id,
+            flow_run_url=self.run_url(flow_run_id),
+            plan_url=f"/plans/{flow_run_id}" if deployment == LANDING_PLAN else None,
+        )
+
+    async def plan_answer(self, flow_run_id: str, wait_s: float = 0) -> PlanAnswer:
+        """The landing plan of a run, waiting up to `wait_s` for the run to finish."""
+        from prefect.exceptions import ObjectNotFound
+
+        try:
+            run = await self.client.read_flow_run(UUID(flow_run_id))
+        except (ObjectNotFound, ValueError):
+            raise HTTPException(404, "no such landing-plan run") from None
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while not (run.state and run.state.is_final()) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            run = await self.client.read_flow_run(run.id)
+        state = run.state.type.value if run.state else "PENDING"
+        plan = await asyncio.to_thread(plan_sync, flow_run_id) if state == "COMPLETED" else None
+        return PlanAnswer(flow_run_id=flow_run_id, flow_run_url=self.run_url(flow_run_id), state=state, plan=plan)
+
+
+# --- routes: one router per source, dependencies as Annotated aliases -----------------------------
+
+
+def get_receiver(request: Request) -> Receiver:
+    return request.app.state.receiver
+
+
+ReceiverDep = Annotated[Receiver, Depends(get_receiver)]
+
+
+def signed(source: Literal["crm", "shop", "landing"]) -> Callable[..., Any]:
+    """A dependency that yields the source's delivery once its size and signature checked out."""
+
+    async def dependency(request: Request, receiver: ReceiverDep) -> Delivery:
+        body = await read_body(request, source, receiver.settings.webhook_max_body_bytes)
+        delivery_id = verify(source, receiver.verifiers[source], body, dict(request.headers))
+        return Delivery(source=source, id=delivery_id, body=body)
+
+    return dependency
+
+
+CrmDelivery = Annotated[Delivery, Depends(signed("crm"))]
+ShopDelivery = Annotated[Delivery, Depends(signed("shop"))]
+LandingDelivery = Annotated[Delivery, Depends(signed("landing"))]
+
+crm = APIRouter(prefix="/webhooks/crm", tags=["crm"])
+shop = APIRouter(prefix="/webhooks/shop", tags=["shop"])
+landing = APIRouter(prefix="/webhooks/landing", tags=["landing"])
+plans = APIRouter(prefix="/plans", tags=["landing"])
+
+
+@crm.post("/prospects-selected", status_code=202)
+async def prospects_selected(delivery: CrmDelivery, receiver: ReceiverDep) -> Accepted:
+    """Start prospect outreach for the contacts a rep selected in the CRM."""
+    payload = parse(ProspectsSelected, delivery)
+    return await receiver.start(delivery, OUTREACH, {"prospect_ids": payload.contact_ids})
+
+
+@shop.post("/claim-opened", status_code=202)
+async def claim_opened(delivery: ShopDelivery, receiver: ReceiverDep) -> Accepted:
+    """Start the fraud check of a claim the shop just opened."""
+    payload = parse(ClaimOpened, delivery)
+    return await receiver.start(delivery, FRAUD_CHECK, {"case_id": payload.claim_id})
+
+
+@landing.post("/form-submitted", status_code=202, response_model=Accepted | PlanAnswer)
+async def form_submitted(
+    delivery: LandingDelivery,
+    receiver: ReceiverDep,
+    wait: Annotated[float, Query(ge=0, description="Seconds to wait for the plan (at most 30)")] = 0,
+) -> Any:
+    """Start a landing-page plan; with `?wait=N`, answer 200 with the plan if it is ready in time."""
+    visitor = parse(Visitor, delivery)
+    accepted = await receiver.start(delivery, LANDING_PLAN, {"visitor": visitor.model_dump(mode="json")})
+    if wait > 0:
+        answer = await receiver.plan_answer(accepted.flow_run_id, min(wait, receiver.settings.webhook_max_wait_s))
+        if answer.state == "COMPLETED":
+            return JSONResponse(answer.model_dump(mode="json"), status_code=200)
+    return accepted
+
+
+@plans.get("/{flow_run_id}", response_model=PlanAnswer)
+async def get_plan(flow_run_id: str, receiver: ReceiverDep) -> Any:
+    """A landing plan: 200 once the run finished (with the plan if it succeeded), 202 while it runs."""
+    answer = await receiver.plan_answer(flow_run_id)
+    final = answer.state in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+    return JSONResponse(answer.model_dump(mode="json"), status_code=200 if final else 202)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The receiver. Secrets and the Prefect client are set up at startup, once."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from prefect.client.orchestration import get_client
+
+        current = settings or get_settings()
+        secrets = await asyncio.to_thread(webhook_secrets.resolve, current)
+        for source, values in secrets.items():
+            if not values:
+                log.error("webhook source %r has no secret: its route answers 503 (see `agentflows up`)", source)
+        async with get_client() as client:
+            app.state.receiver = Receiver(client, current, secrets)
+            yield
+
+    app = FastAPI(title="agentflows webhooks", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    for router in (crm, shop, landing, plans):
+        app.include_router(router)
+
+    @app.get("/healthz")
+    async def healthz(receiver: ReceiverDep) -> dict[str, Any]:
+        return {"status": "ok", "sources": {s: bool(v) for s, v in receiver.verifiers.items()}}
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,148 @@
+"""Landing-page plan: a visitor's form -> website + CRM match -> a typed `MarketingPlan`, fast.
+
+Run it from the landing page's webhook (`POST /webhooks/landing/form-submitted?wait=10` answers
+with the plan when it is ready in time) or from the Prefect UI ("Run" on `landing-plan/on-demand`).
+
+The story:
+  1. fetch the visitor's website and find their company in the CRM by email domain (concurrently;
+     a dead or non-public site is noted in the plan, not fatal)
+  2. the planner writes the plan, every channel idea citing the facts it rests on
+  3. the plan is stored for `GET /plans/{flow_run_id}` and shown as an artifact
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlparse
+
+from prefect import flow, task
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.context import get_run_context
+from sqlalchemy import func, select
+
+from agentflows.db import session_scope
+from agentflows.db.crm import Account, Deal, DealStage
+from agentflows.db.webhooks import LandingPlan
+from agentflows.settings import get_settings
+from agents.landing import planner
+from agents.landing.plan import CrmMatch, MarketingPlan, PlannerInput, Visitor
+from agents.outreach.brief import WebFindings
+from agents.prompting import render_prompt
+from tasks.crm import load_history_sync
+from tasks.generation import run_agent
+from tasks.web import fetch_page_text
+
+# Email domains shared by many companies: matching them to a CRM account would be a guess.
+FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "proton.me"}
+
+
+def _non_public_reason(url: str) -> str | None:
+    """Why `url` must not be fetched (server-side request forgery), or None when it is public."""
+    host = urlparse(url).hostname
+    if not host:
+        return "no host in the URL"
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc.strerror or exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            return f"{host} resolves to a non-public address"
+    return None
+
+
+@task(name="fetch-visitor-website", retries=0, timeout_seconds=30)
+async def fetch_visitor_website(url: str) -> WebFindings:
+    """The visitor's site, unless it points inside our network (then `available=False` and why)."""
+    if not get_settings().landing_allow_private_websites:
+        reason = await asyncio.to_thread(_non_public_reason, url)
+        if reason:
+            return WebFindings(url=url, available=False, error=f"not fetched: {reason}")
+    return await fetch_page_text(url)
+
+
+def match_account_sync(email_domain: str) -> CrmMatch | None:
+    """The CRM account whose domain is the visitor's email domain (free-mail domains match nothing)."""
+    domain = email_domain.lower().removeprefix("www.")
+    if domain in FREE_MAIL:
+        return None
+    with session_scope() as session:
+        account = session.scalar(select(Account).where(func.lower(Account.domain) == domain))
+        if account is None:
+            return None
+        deals = list(session.scalars(select(Deal).where(Deal.account_id == account.id)))
+    history = load_history_sync([account.id], limit=5).get(account.id, [])
+    won = sorted({d.product for d in deals if d.stage == DealStage.WON})
+    return CrmMatch(
+        account_id=account.id,
+        name=account.name,
+        domain=account.domain,
+        industry=account.industry,
+        employees=account.employees,
+        region=account.region,
+        is_customer=bool(won),
+        products_owned=won,
+        open_deals=sum(1 for d in deals if d.stage == DealStage.OPEN),
+        history=[h for h in history if h.ref.startswith("crm:activity")][:5],
+    )
+
+
+@task(name="match-crm-account", retries=2, retry_delay_seconds=1)
+async def match_crm_account(email_domain: str) -> CrmMatch | None:
+    return await asyncio.to_thread(match_account_sync, email_domain)
+
+
+def _save_plan_sync(flow_run_id: str, plan: MarketingPlan, match: CrmMatch | None, model: str) -> None:
+    with session_scope() as session:
+        if session.scalar(select(LandingPlan.id).where(LandingPlan.flow_run_id == flow_run_id)) is None:
+            session.add(
+                LandingPlan(
+                    flow_run_id=flow_run_id,
+                    company=plan.company[:200],
+                    account_id=match.account_id if match else None,
+                    model=model,
+                    plan=plan.model_dump(mode="json"),
+                )
+            )
+
+
+@task(name="save-landing-plan", retries=2, retry_delay_seconds=1)
+async def save_plan(flow_run_id: str, plan: MarketingPlan, match: CrmMatch | None, model: str) -> None:
+    """Keep the plan for `GET /plans/{flow_run_id}` (idempotent per run)."""
+    await asyncio.to_thread(_save_plan_sync, flow_run_id, plan, match, model)
+
+
+def plan_markdown(plan: MarketingPlan) -> str:
+    ideas = "\n".join(
+        f"{i}. **{c.channel}**: {c.idea} _({c.rationale}; facts {', '.join(c.facts_used)})_"
+        for i, c in enumerate(plan.channel_ideas, start=1)
+    )
+    phases = "\n".join(
+        f"- **{p.days} days**: {p.focus}: {'; '.join(p.actions)} (metric: {p.success_metric})" for p in plan.plan
+    )
+    facts = "\n".join(f"| {f.id} | {f.text.replace('|', '/')} | `{f.source}` |" for f in plan.facts)
+    caveats = "\n".join(f"- {c}" for c in plan.caveats)
+    return (
+        f"# Marketing plan for {plan.company}\n\n{plan.positioning}\n\n## Channels\n{ideas}\n\n"
+        f"## 30/60/90\n{phases}\n\n## Facts\n| id | fact | source |\n|---|---|---|\n{facts}\n\n## Caveats\n{caveats}"
+    )
+
+
+@flow(name="landing-plan", persist_result=True)
+async def landing_plan(visitor: Visitor) -> MarketingPlan:
+    """A marketing plan for a landing-page visitor, grounded in their site and our CRM."""
+    settings = get_settings()
+    flow_run_id = str(get_run_context().flow_run.id)
+    web, match = await asyncio.gather(fetch_visitor_website(visitor.website), match_crm_account(visitor.email_domain))
+    data = PlannerInput(
+        visitor=visitor, web=web, crm=match, seller_company=settings.seller_company, offer=settings.seller_offer
+    )
+    model = settings.model_for("planner")
+    prompt = render_prompt("Write the marketing plan.", planner.NAME, "planner-input", data)
+    plan = await run_agent(planner.planner(model), prompt)
+    await save_plan(flow_run_id, plan, match, model)
+    await acreate_markdown_artifact(markdown=plan_markdown(plan), key="landing-plan", description=plan.company)
+    return plan

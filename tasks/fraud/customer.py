@@ -1,0 +1,91 @@
+"""Customer signal facts: who is claiming, judged by their own history up to the claim.
+
+Account age, orders and spend before the claim, how this order compares with their usual basket,
+and how often they claimed or had payment incidents before. Only history before the claim counts,
+so a case looks the same whenever it is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import aliased
+
+from agentflows.db.fraud import Claim, Customer, Order, PaymentIncident
+from agents.fraud.models import CustomerFacts
+from tasks.fraud.common import claims_frame, frame, utc
+
+
+def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, CustomerFacts]:
+    """Customer facts for a batch: four queries (profile, orders, earlier claims, incidents)."""
+    claims = claims_frame(conn, claim_ids)
+    if claims.empty:
+        return {}
+    ids = claims["claim_id"].tolist()
+    profile = frame(
+        conn,
+        select(Customer.id.label("customer_id"), Customer.signup_at, Customer.lifetime_gmv).where(
+            Customer.id.in_(claims["customer_id"].unique().tolist())
+        ),
+    )
+    profile["signup_at"] = utc(profile["signup_at"])
+    orders = frame(
+        conn,
+        select(
+            Claim.id.label("claim_id"),
+            func.count(Order.id).label("orders_before"),
+            func.avg(Order.amount).label("avg_order_amount"),
+        )
+        .join(Order, (Order.customer_id == Claim.customer_id) & (Order.placed_at < Claim.opened_at))
+        .where(Claim.id.in_(ids), Order.id != Claim.order_id)
+        .group_by(Claim.id),
+    ).set_index("claim_id")
+    earlier = aliased(Claim)
+    prior = frame(
+        conn,
+        select(Claim.id.label("claim_id"), earlier.id.label("prior_id"), earlier.opened_at.label("prior_at"))
+        .join(earlier, (earlier.customer_id == Claim.customer_id) & (earlier.opened_at < Claim.opened_at))
+        .where(Claim.id.in_(ids)),
+    )
+    prior["prior_at"] = utc(prior["prior_at"])
+    incidents = frame(
+        conn,
+        select(Claim.id.label("claim_id"), PaymentIncident.occurred_at)
+        .join(
+            PaymentIncident,
+            (PaymentIncident.customer_id == Claim.customer_id) & (PaymentIncident.occurred_at < Claim.opened_at),
+        )
+        .where(Claim.id.in_(ids)),
+    )
+    incidents["occurred_at"] = utc(incidents["occurred_at"])
+
+    df = claims.merge(profile, on="customer_id")
+    prior = prior.merge(claims[["claim_id", "opened_at"]], on="claim_id")
+    prior["recent"] = prior["prior_at"] >= prior["opened_at"] - timedelta(days=365)
+    incidents = incidents.merge(claims[["claim_id", "opened_at"]], on="claim_id")
+    recent_incidents = incidents[incidents["occurred_at"] >= incidents["opened_at"] - timedelta(days=365)]
+    incident_counts = recent_incidents.groupby("claim_id").size()
+    prior_groups = {cid: g.sort_values("prior_at", ascending=False) for cid, g in prior.groupby("claim_id")}
+
+    facts: dict[int, CustomerFacts] = {}
+    for row in df.itertuples(index=False):
+        cid = int(row.claim_id)
+        history = prior_groups.get(cid)
+        has_orders = cid in orders.index and orders.loc[cid, "orders_before"] > 0
+        facts[cid] = CustomerFacts(
+            claim_id=cid,
+            customer_id=int(row.customer_id),
+            order_id=int(row.order_id),
+            account_age_days=round((row.opened_at - row.signup_at).total_seconds() / 86400, 1),
+            orders_before=int(orders.loc[cid, "orders_before"]) if has_orders else 0,
+            lifetime_gmv=round(float(row.lifetime_gmv), 2),
+            order_amount=round(row.order_amount, 2),
+            avg_order_amount=round(float(orders.loc[cid, "avg_order_amount"]), 2) if has_orders else None,
+            prior_claims=len(history) if history is not None else 0,
+            prior_claims_365d=int(history["recent"].sum()) if history is not None else 0,
+            prior_claim_ids=history["prior_id"].astype(int).tolist()[:10] if history is not None else [],
+            payment_incidents_365d=int(incident_counts.get(cid, 0)),
+        )
+    return facts
