@@ -4,6 +4,7 @@ prospect type, writers' output is validated and invalid output is retried with t
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 from pydantic_ai.messages import ModelResponse, RetryPromptPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -132,6 +133,7 @@ def test_output_that_never_validates_fails_with_a_readable_message():
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, output)])
 
     data = writer_input()
-    with writers.writer(data.writer, "offline").override(model=FunctionModel(always_bad)):
-        with pytest.raises(GenerationError, match=r"outreach-writer-new-logo-executive.*gave up after 3 attempts"):
-            asyncio.run(draft_emails(data))
+    agent = writers.writer(data.writer, "offline")
+    expected = r"outreach-writer-new-logo-executive.*gave up after 3 attempts.*different angles"
+    with agent.override(model=FunctionModel(always_bad)), pytest.raises(GenerationError, match=expected):
+        asyncio.run(draft_emails(data))
