@@ -1,15 +1,16 @@
 """Prospect outreach: CRM history + website -> brief -> writer -> three drafts -> a rep approves -> sent once.
 
-Run it: `agentflows run prospect-outreach --prospects 1,2,3` (or `make demo`). Each prospect is its
-own subflow run, drafted concurrently with the others and paused for its own approval, so reps
-approve in any order from the Prefect UI ("Resume" on the run page) or with `agentflows approve`.
+Run it: `agentflows run prospect-outreach --prospects 1,2,3` (or `make demo`). Drafting happens in
+the batch run, every generation and tool call a Prefect task, prospects concurrently; each
+prospect's drafts then get their own `outreach-approval` run, paused with an approval form, so
+reps approve in any order from the Prefect UI ("Resume" on the run page) or `agentflows approve`.
 
-The story of one prospect:
-  1. load the CRM profile and history, and fetch the website (concurrently; a dead site is noted, not fatal)
-  2. the researcher writes a brief of sourced facts
-  3. the router picks a writer; the writer drafts three variants grounded in the brief
-  4. the drafts are stored and shown as a markdown artifact; the run pauses with an approval form
-  5. approved: decision, CRM activity and outbox row in one transaction, then one SMTP send
+The story:
+  1. load every prospect's CRM profile and account history in one set-wise task (unknown ids stop here)
+  2. per prospect: fetch the website (a dead site is noted, not fatal); the researcher writes a brief
+     of sourced facts; the router picks a writer; the writer drafts three variants; they are stored
+  3. per prospect, an approval run shows the drafts as a markdown artifact and pauses with the form
+  4. approved: decision, CRM activity and outbox row in one transaction, then one SMTP send;
      rejected or timed out: the outcome is logged, nothing is sent
 """
 
@@ -30,10 +31,10 @@ from pydantic import BaseModel, Field
 from agentflows.settings import get_settings
 from agents.outreach.brief import EmailDrafts, ProspectBrief, ProspectProfile, ResearchInput, WriterInput
 from agents.outreach.router import RouteInput
-from tasks.crm import load_profiles_sync, load_prospect
+from tasks.crm import ProspectRecord, load_prospects
 from tasks.email import send_email
 from tasks.generation import choose_writer, draft_emails, research
-from tasks.outreach import Decision, Outcome, record_decision, save_drafts
+from tasks.outreach import Decision, Outcome, SavedDrafts, open_review, record_decision, save_drafts
 from tasks.web import fetch_website
 
 # --- the approval form (the Prefect UI renders it; `agentflows approve` fills the same fields) ---
@@ -173,15 +174,13 @@ async def ask_reviewer(drafts: EmailDrafts, digest: str, description: str) -> De
     raise RuntimeError("20 approval answers in a row could not be accepted; giving up without sending")
 
 
-@flow(name="outreach-prospect", flow_run_name="outreach-{prospect_id}", persist_result=True)
-async def outreach_prospect(prospect_id: int) -> ProspectOutcome:
-    """One prospect from CRM record to sent (or rejected) email, with its own approval pause."""
+async def draft_for(record: ProspectRecord, batch_run_id: str) -> SavedDrafts:
+    """Web + CRM -> brief -> writer -> three drafts, stored for review. Model calls are tasks."""
     settings = get_settings()
-    flow_run_id = str(get_run_context().flow_run.id)
+    profile = record.profile
     async with drafting_slots():
-        (profile, history) = await load_prospect(prospect_id)
         web = await fetch_website(f"https://{profile.domain}/")
-        brief = await research(ResearchInput(prospect=profile, history=history, web=web))
+        brief = await research(ResearchInput(prospect=profile, history=record.history, web=web))
         route = await choose_writer(RouteInput(prospect=profile, brief=brief))
         drafts = await draft_emails(
             WriterInput(
@@ -193,38 +192,52 @@ async def outreach_prospect(prospect_id: int) -> ProspectOutcome:
                 sender_name=settings.sender_name,
             )
         )
-    model = settings.model_for("writer")
-    digest = await save_drafts(flow_run_id, profile, route.writer, model, brief, drafts)
-    markdown = drafts_markdown(profile, brief, route.writer.value, model, drafts, digest, flow_run_id)
+    return await save_drafts(batch_run_id, profile, route.writer, settings.model_for("writer"), brief, drafts)
+
+
+@flow(name="outreach-approval", flow_run_name="outreach-approval-{draft_id}", persist_result=True)
+async def outreach_approval(draft_id: int) -> ProspectOutcome:
+    """One prospect's drafts in front of a reviewer; sends the approved one exactly once."""
+    flow_run_id = str(get_run_context().flow_run.id)
+    review = await open_review(draft_id, flow_run_id)
+    profile = review.profile
+    markdown = drafts_markdown(
+        profile, review.brief, review.writer.value, review.model, review.drafts, review.digest, flow_run_id
+    )
     await acreate_markdown_artifact(
         markdown=markdown,
-        key=f"outreach-drafts-{prospect_id}",
+        key=f"outreach-drafts-{profile.contact_id}",
         description=f"Drafts for {profile.name} at {profile.company}",
     )
-
-    decision = await ask_reviewer(drafts, digest, markdown)
-    key = await record_decision(flow_run_id, profile, drafts, decision, model)
+    decision = await ask_reviewer(review.drafts, review.digest, markdown)
+    key = await record_decision(review, flow_run_id, decision)
     message_id = await send_email(key) if key else None
-    get_run_logger().info("prospect %s: %s", prospect_id, decision.outcome)
+    get_run_logger().info("prospect %s: %s", profile.contact_id, decision.outcome)
     return ProspectOutcome(
-        prospect_id=prospect_id,
+        prospect_id=profile.contact_id,
         flow_run_id=flow_run_id,
         outcome=decision.outcome,
-        writer=route.writer.value,
+        writer=review.writer.value,
         variant=decision.variant,
         reviewer=decision.reviewer,
         message_id=message_id,
     )
 
 
+async def draft_and_review(record: ProspectRecord, batch_run_id: str) -> ProspectOutcome:
+    saved = await draft_for(record, batch_run_id)
+    return await outreach_approval(saved.draft_id)
+
+
 @flow(name="prospect-outreach", persist_result=True)
 async def prospect_outreach(prospect_ids: list[int]) -> OutreachSummary:
-    """Draft outreach for each prospect concurrently; each waits for its own approval."""
+    """Draft outreach for every prospect concurrently; each then waits for its own approval run."""
     if not prospect_ids:
         raise ValueError("prospect_ids is empty: pass at least one contact id")
-    await asyncio.to_thread(load_profiles_sync, prospect_ids)  # unknown ids fail here, before any work
-    ids = list(dict.fromkeys(prospect_ids))
-    results = await asyncio.gather(*(outreach_prospect(pid) for pid in ids), return_exceptions=True)
+    batch_run_id = str(get_run_context().flow_run.id)
+    records = await load_prospects(list(dict.fromkeys(prospect_ids)))  # unknown ids fail here, before any work
+    ids = list(records)
+    results = await asyncio.gather(*(draft_and_review(records[i], batch_run_id) for i in ids), return_exceptions=True)
     outcomes = [
         r
         if isinstance(r, ProspectOutcome)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from prefect import task
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -108,12 +109,21 @@ def load_history_sync(account_ids: Sequence[int], limit: int) -> dict[int, list[
     return history
 
 
-@task(name="load-prospect", retries=2, retry_delay_seconds=2)
-async def load_prospect(contact_id: int) -> tuple[ProspectProfile, list[HistoryItem]]:
-    """One prospect's CRM profile and account history (two queries, whatever the history size)."""
-    profile = (await asyncio.to_thread(load_profiles_sync, [contact_id]))[contact_id]
-    history = await asyncio.to_thread(load_history_sync, [profile.account_id], get_settings().history_limit)
-    return profile, history.get(profile.account_id, [])
+class ProspectRecord(BaseModel):
+    profile: ProspectProfile
+    history: list[HistoryItem]
+
+
+def load_prospects_sync(contact_ids: Sequence[int]) -> dict[int, ProspectRecord]:
+    profiles = load_profiles_sync(contact_ids)
+    history = load_history_sync(sorted({p.account_id for p in profiles.values()}), get_settings().history_limit)
+    return {cid: ProspectRecord(profile=p, history=history.get(p.account_id, [])) for cid, p in profiles.items()}
+
+
+@task(name="load-prospects", retries=2, retry_delay_seconds=2)
+async def load_prospects(contact_ids: list[int]) -> dict[int, ProspectRecord]:
+    """Profiles and account histories of a whole batch in four queries; unknown ids fail here."""
+    return await asyncio.to_thread(load_prospects_sync, contact_ids)
 
 
 def record_activity_sync(

@@ -45,56 +45,110 @@ def drafts_digest(brief: ProspectBrief, drafts: EmailDrafts) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+class SavedDrafts(BaseModel):
+    """Where a prospect's drafts were stored, and the digest the approval must carry."""
+
+    draft_id: int
+    digest: str
+
+
 def _save_draft_sync(
-    flow_run_id: str,
+    batch_run_id: str,
     profile: ProspectProfile,
     writer: WriterType,
     model: str,
     brief: ProspectBrief,
     drafts: EmailDrafts,
-) -> str:
+) -> SavedDrafts:
     digest = drafts_digest(brief, drafts)
     with session_scope() as session:
-        row = session.scalar(select(OutreachDraft).where(OutreachDraft.flow_run_id == flow_run_id))
+        row = session.scalar(
+            select(OutreachDraft).where(
+                OutreachDraft.batch_run_id == batch_run_id, OutreachDraft.contact_id == profile.contact_id
+            )
+        )
         if row is None:
             row = OutreachDraft(
-                flow_run_id=flow_run_id,
+                batch_run_id=batch_run_id,
                 contact_id=profile.contact_id,
                 account_id=profile.account_id,
                 status="awaiting_approval",
             )
             session.add(row)
-        if row.status != "awaiting_approval":  # decided already: never overwrite what was approved
-            return row.digest
-        row.writer = writer.value
-        row.model = model
-        row.brief = brief.model_dump(mode="json")
-        row.variants = [v.model_dump(mode="json") for v in drafts.variants]
-        row.digest = digest
-    return digest
+        if row.status == "awaiting_approval" and row.flow_run_id is None:  # never rewrite what a reviewer saw
+            row.writer = writer.value
+            row.model = model
+            row.brief = brief.model_dump(mode="json")
+            row.variants = [v.model_dump(mode="json") for v in drafts.variants]
+            row.digest = digest
+        session.flush()
+        return SavedDrafts(draft_id=row.id, digest=row.digest)
 
 
 @task(name="save-drafts", retries=2, retry_delay_seconds=2)
 async def save_drafts(
-    flow_run_id: str,
+    batch_run_id: str,
     profile: ProspectProfile,
     writer: WriterType,
     model: str,
     brief: ProspectBrief,
     drafts: EmailDrafts,
-) -> str:
-    """Store the drafts shown to the reviewer; returns their digest."""
-    return await asyncio.to_thread(_save_draft_sync, flow_run_id, profile, writer, model, brief, drafts)
+) -> SavedDrafts:
+    """Store the drafts a reviewer will see (once per batch and prospect)."""
+    return await asyncio.to_thread(_save_draft_sync, batch_run_id, profile, writer, model, brief, drafts)
 
 
-def _record_decision_sync(
-    flow_run_id: str, profile: ProspectProfile, drafts: EmailDrafts, decision: Decision, model: str
-) -> str | None:
+class DraftForReview(BaseModel):
+    """Everything the approval run needs, read back from the database."""
+
+    draft_id: int
+    profile: ProspectProfile
+    writer: WriterType
+    model: str
+    brief: ProspectBrief
+    drafts: EmailDrafts
+    digest: str
+    status: str
+
+
+def _open_review_sync(draft_id: int, flow_run_id: str) -> DraftForReview:
+    from tasks.crm import load_profiles_sync
+
+    with session_scope() as session:
+        row = session.get(OutreachDraft, draft_id)
+        if row is None:
+            raise LookupError(f"no outreach draft {draft_id}")
+        if row.flow_run_id is None:
+            row.flow_run_id = flow_run_id
+        elif row.flow_run_id != flow_run_id:
+            raise RuntimeError(f"draft {draft_id} is already under review in run {row.flow_run_id}")
+        contact_id = row.contact_id
+        review = dict(
+            draft_id=row.id,
+            writer=row.writer,
+            model=row.model,
+            brief=row.brief,
+            drafts={"variants": row.variants},
+            digest=row.digest,
+            status=row.status,
+        )
+    return DraftForReview(profile=load_profiles_sync([contact_id])[contact_id], **review)
+
+
+@task(name="open-review", retries=2, retry_delay_seconds=2)
+async def open_review(draft_id: int, flow_run_id: str) -> DraftForReview:
+    """Bind the drafts to this approval run (one run per draft) and load them for the reviewer."""
+    return await asyncio.to_thread(_open_review_sync, draft_id, flow_run_id)
+
+
+def _record_decision_sync(review: DraftForReview, flow_run_id: str, decision: Decision) -> str | None:
     """Write the decision, its CRM activity and (for an approval) the outbox row in one transaction.
 
-    Returns the outbox key of an approval, None otherwise.
+    The idempotency key names the draft, not the run: whatever happens to runs, one set of drafts
+    can be sent at most once. Returns the outbox key of an approval, None otherwise.
     """
-    key = f"prospect-outreach:contact-{profile.contact_id}:run-{flow_run_id}:send"
+    profile, drafts, model = review.profile, review.drafts, review.model
+    key = f"prospect-outreach:draft-{review.draft_id}:send"
     details: dict[str, Any] = {
         "flow_run_id": flow_run_id,
         "reviewer": decision.reviewer,
@@ -102,7 +156,7 @@ def _record_decision_sync(
         "model": model,
     }
     with session_scope() as session:
-        draft = session.scalar(select(OutreachDraft).where(OutreachDraft.flow_run_id == flow_run_id))
+        draft = session.get(OutreachDraft, review.draft_id)
         if draft is not None and draft.status != "awaiting_approval":
             return key if draft.status == "approved" else None  # already recorded by an earlier attempt
         if decision.outcome == "sent":
@@ -167,8 +221,6 @@ def _record_decision_sync(
 
 
 @task(name="record-decision", retries=2, retry_delay_seconds=2)
-async def record_decision(
-    flow_run_id: str, profile: ProspectProfile, drafts: EmailDrafts, decision: Decision, model: str
-) -> str | None:
+async def record_decision(review: DraftForReview, flow_run_id: str, decision: Decision) -> str | None:
     """Log the reviewer's decision in the CRM; an approval also queues the email in the outbox."""
-    return await asyncio.to_thread(_record_decision_sync, flow_run_id, profile, drafts, decision, model)
+    return await asyncio.to_thread(_record_decision_sync, review, flow_run_id, decision)

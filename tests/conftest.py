@@ -57,9 +57,9 @@ def prefect_server() -> Iterator[str]:
 
     server = start_prefect_server(_SESSION_DIR / "prefect-server", port=_PREFECT_PORT)
     yield server.api_url
-    from prefect.logging.handlers import APILogHandler
+    from prefect.logging.handlers import APILogWorker
 
-    APILogHandler.flush()  # send the last run logs while the server still listens
+    APILogWorker.drain_all(timeout=5)  # send the last run logs while the server still listens
     server.stop()
 
 

@@ -12,7 +12,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agentflows.db.base import Base, utcnow
@@ -142,16 +142,18 @@ class OutboxMessage(Base):
 
 
 class OutreachDraft(Base):
-    """The drafts one outreach run showed a reviewer, and what the reviewer did with them.
+    """The drafts shown to a reviewer for one prospect of one batch, and what the reviewer did.
 
     Kept in the project database (not only in Prefect) so `agentflows approvals` can show drafts,
     the approval can be checked against exactly what was shown, and later runs can learn from it.
     """
 
     __tablename__ = "outreach_drafts"
+    __table_args__ = (UniqueConstraint("batch_run_id", "contact_id", name="uq_outreach_drafts_batch_contact"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    flow_run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    batch_run_id: Mapped[str] = mapped_column(String(64), index=True)  # the prospect-outreach run that drafted
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # its approval run, once started
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     writer: Mapped[str] = mapped_column(String(50))

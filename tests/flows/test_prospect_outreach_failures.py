@@ -34,10 +34,10 @@ async def _runs_named(prefix: str) -> int:
 def test_unknown_prospects_fail_before_any_work(prefect_server, seeded_db):
     from flows.prospect_outreach import prospect_outreach
 
-    before = asyncio.run(_runs_named("outreach-"))
+    before = asyncio.run(_runs_named("outreach-approval"))
     with pytest.raises(UnknownProspectsError, match=r"unknown prospect ids: \[424242, 525252\]"):
         asyncio.run(prospect_outreach([1, 424242, 525252]))
-    assert asyncio.run(_runs_named("outreach-")) == before, "no prospect subflow was started"
+    assert asyncio.run(_runs_named("outreach-approval")) == before, "no approval run was started"
     with session_scope() as s:
         assert s.scalar(select(func.count(OutreachDraft.id))) == 0
 
@@ -70,12 +70,12 @@ def test_writer_that_never_validates_sends_nothing(prefect_server, seeded_db, sm
 
 
 def test_approval_timeout_is_logged_and_sends_nothing(prefect_server, seeded_db, smtp_sink, monkeypatch):
-    from flows.prospect_outreach import outreach_prospect
+    from flows.prospect_outreach import prospect_outreach
 
     monkeypatch.setenv("AGENTFLOWS_APPROVAL_TIMEOUT_S", "2")
     get_settings.cache_clear()
     prospect = _executive_prospect()
-    outcome = asyncio.run(outreach_prospect(prospect))
+    [outcome] = asyncio.run(prospect_outreach([prospect])).outcomes
     assert outcome.outcome == "timed_out" and outcome.message_id is None
     assert smtp_sink.messages == []
     with session_scope() as s:

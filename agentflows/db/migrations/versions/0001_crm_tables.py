@@ -140,7 +140,8 @@ def upgrade() -> None:
     op.create_table(
         "outreach_drafts",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("flow_run_id", sa.String(length=64), nullable=False),
+        sa.Column("batch_run_id", sa.String(length=64), nullable=False),
+        sa.Column("flow_run_id", sa.String(length=64), nullable=True),
         sa.Column("contact_id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("writer", sa.String(length=50), nullable=False),
@@ -160,8 +161,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_outreach_drafts_contact_id_contacts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outreach_drafts")),
         sa.UniqueConstraint("flow_run_id", name=op.f("uq_outreach_drafts_flow_run_id")),
+        sa.UniqueConstraint("batch_run_id", "contact_id", name="uq_outreach_drafts_batch_contact"),
     )
     with op.batch_alter_table("outreach_drafts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outreach_drafts_batch_run_id"), ["batch_run_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outreach_drafts_account_id"), ["account_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outreach_drafts_contact_id"), ["contact_id"], unique=False)
 
