@@ -68,10 +68,31 @@ class Settings(BaseSettings):
     default_openai_model: str = "openai:gpt-4.1-mini"
     default_anthropic_model: str = "anthropic:claude-sonnet-4-5"
     model_request_retries: int = Field(
-        default=3, ge=0, description="Prefect task retries per model request (the one retry layer)."
+        default=3, ge=0, description="Provider SDK retries per model request (the one retry layer; see agents.models)."
     )
     model_request_timeout_s: float = Field(default=120.0, gt=0)
     output_retries: int = Field(default=2, ge=0, description="How often a model may fix output that failed validation.")
+    provider_rpm: dict[str, int] = Field(
+        default_factory=dict,
+        description="Requests per minute per provider (openai, anthropic, openai-compatible), as Prefect rate limits.",
+    )
+    provider_concurrency: dict[str, int] = Field(
+        default_factory=dict, description="Requests in flight per provider, as Prefect global concurrency limits."
+    )
+    run_budget_tokens: int | None = Field(
+        default=None, gt=0, description="Stop a flow run before a model request would take it past this many tokens."
+    )
+    run_budget_usd: float | None = Field(
+        default=None, gt=0, description="Stop a flow run before a model request would take it past this cost."
+    )
+    model_cache: str = Field(
+        default="inputs",
+        pattern="^(inputs|run)$",
+        description=(
+            "`inputs`: a model request with the same inputs is answered from Prefect's result store (a re-run "
+            "does not pay twice); `run`: only retries of the same flow run reuse results."
+        ),
+    )
 
     # --- tools ---------------------------------------------------------------------------------
     smtp_url: str = Field(

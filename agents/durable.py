@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from prefect.cache_policies import TASK_SOURCE, CachePolicy
 from pydantic_ai import Agent
-from pydantic_ai.durable_exec.prefect import PrefectDurability, TaskConfig
+from pydantic_ai.durable_exec.prefect import DEFAULT_PYDANTIC_AI_CACHE_POLICY, PrefectDurability, TaskConfig
+from pydantic_ai.durable_exec.prefect._cache_policies import PrefectAgentInputs
 from pydantic_ai.models import Model
 
 from agentflows.settings import get_settings
@@ -18,6 +20,19 @@ from agents.prompting import DATA_RULE
 
 DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
+
+
+def model_cache_policy() -> CachePolicy:
+    """When a model request may be answered from Prefect's result store instead of being sent.
+
+    pydantic-ai's default keys a request by its inputs *and* the flow run id, so only a retry of the
+    same run replays it. With `model_cache=inputs` (the default) the run id is left out: a re-run
+    with the same prospect data, instructions and model replays the completed requests too, so a
+    crashed batch started again pays only for what had not finished.
+    """
+    if get_settings().model_cache == "run":
+        return DEFAULT_PYDANTIC_AI_CACHE_POLICY
+    return PrefectAgentInputs() + TASK_SOURCE
 
 
 def durable_agent(
@@ -47,7 +62,7 @@ def durable_agent(
         retries={"output": settings.output_retries, "tools": 1},
         capabilities=[
             PrefectDurability(
-                model_task_config=TaskConfig(retries=0, timeout_seconds=backstop),
+                model_task_config=TaskConfig(retries=0, timeout_seconds=backstop, cache_policy=model_cache_policy()),
                 tool_task_config=TaskConfig(retries=1, retry_delay_seconds=1.0),
             )
         ],

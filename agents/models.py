@@ -15,6 +15,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.models.fallback import FallbackModel
 
 from agentflows.settings import OFFLINE, Settings, get_settings
+from agents.metered import MeteredModel
 from agents.offline import offline_model
 
 PROVIDER_PREFIXES = ("openai:", "openai-chat:", "openai-compatible:", "anthropic:")
@@ -36,9 +37,14 @@ def _openai_client(settings: Settings, base_url: str | None, api_key: str | None
 
 
 def build_model(spec: str, settings: Settings | None = None) -> Model:
-    """One model from one spec. Keys come from settings (env or `.env`), never from the spec."""
-    settings = settings or get_settings()
+    """One metered model from one spec (see `agents.metered`)."""
     spec = spec.strip()
+    provider = OFFLINE if spec == OFFLINE else spec.split(":", 1)[0].replace("openai-chat", "openai")
+    return MeteredModel(_provider_model(spec, settings or get_settings()), provider)
+
+
+def _provider_model(spec: str, settings: Settings) -> Model:
+    """The provider's model for a spec. Keys come from settings (env or `.env`), never from the spec."""
     if spec == OFFLINE:
         return offline_model()
     if spec.startswith("openai-compatible:"):

@@ -18,6 +18,11 @@ class BackgroundFlow:
     result: list[Any] = field(default_factory=list)
     error: list[BaseException] = field(default_factory=list)
 
+    def check(self) -> None:
+        """Raise the flow's error right away if it already failed (instead of waiting for a timeout)."""
+        if self.error:
+            raise self.error[0]
+
     def join(self, timeout: float = 120) -> Any:
         self.thread.join(timeout)
         assert not self.thread.is_alive(), f"flow still running after {timeout}s"

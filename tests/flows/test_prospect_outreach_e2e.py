@@ -33,7 +33,9 @@ def test_three_prospects_two_approved_one_rejected(prefect_server, seeded_db, sm
     ids = pick_demo_prospects()
     assert len(ids) == 3
     bg = run_in_background(lambda: prospect_outreach(ids))
-    pending = wait_for(lambda: (p := pending_by_contact(ids)) and len(p) == 3 and p, what="three paused runs")
+    pending = wait_for(
+        lambda: bg.check() or ((p := pending_by_contact(ids)) and len(p) == 3 and p), what="three paused runs"
+    )
     first, second, third = (pending[i] for i in ids)
     assert {p.writer for p in pending.values()} == {
         "existing-customer-expansion",

@@ -1,0 +1,225 @@
+"""Every model request, metered: provider limits, the run's budget, and usage with its cost.
+
+`MeteredModel` wraps the provider model, so it runs *inside* the Prefect task of each model
+request, after Prefect's cache lookup: a request answered from the result store takes no rate-limit
+slot, spends no budget and records no usage (it was not sent). For each request actually sent:
+
+1. the run's budget is checked first, with an estimate of the request's input tokens, so a run
+   stops *before* the request that would take it over (`BudgetExceededError`, never retried);
+2. a Prefect global concurrency limit (requests in flight) and a Prefect rate limit (requests
+   per minute) per provider are taken around the request itself, shared by every process and
+   worker talking to the same Prefect server;
+3. the provider's reported usage and its price (pydantic-ai's `genai-prices` data) are written to
+   `model_usage` with the flow run and task run, so `agentflows usage` and budgets add up to what
+   the provider bills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_ai._run_context import get_current_run_context
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.models import ModelRequestParameters, StreamedResponse
+from pydantic_ai.models.wrapper import WrapperModel
+from pydantic_ai.settings import ModelSettings
+from sqlalchemy import func, select
+
+from agentflows.db import session_scope
+from agentflows.db.usage import ModelUsage
+from agentflows.settings import get_settings
+
+logger = logging.getLogger("agentflows.models")
+_limits_ready: set[str] = set()
+_limits_lock = asyncio.Lock()
+
+
+class BudgetExceededError(RuntimeError):
+    """The run's token or dollar budget would be exceeded by the next model request."""
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    flow_run_id: str | None
+    flow_name: str | None
+    task_run_id: str | None
+    agent: str | None
+
+
+def _request_context() -> RequestContext:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    flow_ctx, task_ctx = FlowRunContext.get(), TaskRunContext.get()
+    run_ctx = get_current_run_context()
+    return RequestContext(
+        flow_run_id=str(flow_ctx.flow_run.id) if flow_ctx and flow_ctx.flow_run else None,
+        flow_name=flow_ctx.flow.name if flow_ctx and flow_ctx.flow else None,
+        task_run_id=str(task_ctx.task_run.id) if task_ctx else None,
+        agent=run_ctx.agent.name if run_ctx and run_ctx.agent else None,
+    )
+
+
+def estimate_tokens(messages: list[ModelMessage]) -> int:
+    """A rough input-token estimate (4 characters a token) for the budget's look-ahead."""
+    chars = 0
+    for message in messages:
+        for part in getattr(message, "parts", []):
+            content = getattr(part, "content", None) or getattr(part, "args", None) or ""
+            chars += len(content) if isinstance(content, str) else len(str(content))
+    return chars // 4 + 1
+
+
+def _spent_sync(flow_run_id: str) -> tuple[int, float]:
+    with session_scope() as session:
+        tokens, cost = session.execute(
+            select(
+                func.coalesce(func.sum(ModelUsage.input_tokens + ModelUsage.output_tokens), 0),
+                func.coalesce(func.sum(ModelUsage.cost_usd), 0.0),
+            ).where(ModelUsage.flow_run_id == flow_run_id)
+        ).one()
+    return int(tokens), float(cost)
+
+
+async def check_budget(ctx: RequestContext, messages: list[ModelMessage]) -> None:
+    settings = get_settings()
+    if ctx.flow_run_id is None or (settings.run_budget_tokens is None and settings.run_budget_usd is None):
+        return
+    tokens, cost = await asyncio.to_thread(_spent_sync, ctx.flow_run_id)
+    upcoming = estimate_tokens(messages)
+    if settings.run_budget_tokens is not None and tokens + upcoming > settings.run_budget_tokens:
+        raise BudgetExceededError(
+            f"this run's token budget ({settings.run_budget_tokens:,}) would be exceeded: {tokens:,} tokens spent, "
+            f"the next request ({ctx.agent or 'agent'}) needs about {upcoming:,} more. Nothing more was sent. "
+            "Raise AGENTFLOWS_RUN_BUDGET_TOKENS, or run fewer items per run."
+        )
+    if settings.run_budget_usd is not None and cost >= settings.run_budget_usd:
+        raise BudgetExceededError(
+            f"this run's budget of ${settings.run_budget_usd:.2f} is spent (${cost:.4f} so far). Nothing more was "
+            "sent. Raise AGENTFLOWS_RUN_BUDGET_USD, or run fewer items per run."
+        )
+
+
+def _price(response: ModelResponse) -> float | None:
+    try:
+        return float(response.cost().total_price)
+    except (LookupError, ValueError, AssertionError):
+        return None  # no known price (a local or unknown model): recorded as unknown, not as free
+
+
+def _record_sync(ctx: RequestContext, provider: str, response: ModelResponse) -> None:
+    from agentflows.db.migrate import upgrade
+
+    upgrade()  # once per process: usage is recorded even from a fresh data directory
+    usage = response.usage
+    with session_scope() as session:
+        session.add(
+            ModelUsage(
+                flow_run_id=ctx.flow_run_id,
+                flow_name=ctx.flow_name,
+                task_run_id=ctx.task_run_id,
+                agent=ctx.agent,
+                provider=provider,
+                model=response.model_name or "unknown",
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                cost_usd=0.0 if provider == "offline" else _price(response),
+            )
+        )
+
+
+async def _ensure_limits(provider: str) -> list[str]:
+    """Create (or update) this provider's Prefect limits once per process; returns the names to take."""
+    settings = get_settings()
+    rpm, in_flight = settings.provider_rpm.get(provider), settings.provider_concurrency.get(provider)
+    names = {"rpm": f"model-rpm-{provider}", "concurrency": f"model-concurrency-{provider}"}
+    if provider not in _limits_ready:
+        async with _limits_lock:
+            if provider not in _limits_ready:
+                from prefect.client.orchestration import get_client
+                from prefect.client.schemas.actions import (
+                    GlobalConcurrencyLimitCreate,
+                    GlobalConcurrencyLimitUpdate,
+                )
+                from prefect.exceptions import ObjectNotFound
+
+                wanted = {}
+                if rpm:
+                    wanted[names["rpm"]] = (max(1, rpm // 60), rpm / 60)  # burst of one second's worth
+                if in_flight:
+                    wanted[names["concurrency"]] = (in_flight, None)
+                async with get_client() as client:
+                    for name, (limit, decay) in wanted.items():
+                        try:
+                            await client.read_global_concurrency_limit_by_name(name)
+                            await client.update_global_concurrency_limit(
+                                name, GlobalConcurrencyLimitUpdate(limit=limit, slot_decay_per_second=decay or 0.0)
+                            )
+                        except ObjectNotFound:
+                            await client.create_global_concurrency_limit(
+                                GlobalConcurrencyLimitCreate(name=name, limit=limit, slot_decay_per_second=decay)
+                            )
+                _limits_ready.add(provider)
+    return [n for key, n in names.items() if (rpm if key == "rpm" else in_flight)]
+
+
+@asynccontextmanager
+async def provider_slot(provider: str) -> AsyncGenerator[None]:
+    """Hold one request slot of `provider`: wait for the rate limit, then a concurrency slot."""
+    settings = get_settings()
+    if provider == "offline" or not (provider in settings.provider_rpm or provider in settings.provider_concurrency):
+        yield
+        return
+    from prefect.concurrency.asyncio import concurrency, rate_limit
+
+    await _ensure_limits(provider)
+    async with AsyncExitStack() as stack:
+        if settings.provider_rpm.get(provider):
+            await rate_limit(f"model-rpm-{provider}", strict=True)
+        if settings.provider_concurrency.get(provider):
+            await stack.enter_async_context(concurrency(f"model-concurrency-{provider}", strict=True))
+        yield
+
+
+class MeteredModel(WrapperModel):
+    """A provider model whose every sent request is limited, budgeted and recorded."""
+
+    def __init__(self, wrapped: Any, provider: str) -> None:
+        super().__init__(wrapped)
+        self.provider_label = provider
+
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        ctx = _request_context()
+        await check_budget(ctx, messages)
+        async with provider_slot(self.provider_label):
+            response = await super().request(messages, model_settings, model_request_parameters)
+        await asyncio.to_thread(_record_sync, ctx, self.provider_label, response)
+        return response
+
+    @asynccontextmanager
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: Any = None,
+    ) -> AsyncGenerator[StreamedResponse]:
+        ctx = _request_context()
+        await check_budget(ctx, messages)
+        async with (
+            provider_slot(self.provider_label),
+            super().request_stream(messages, model_settings, model_request_parameters, run_context) as stream,
+        ):
+            yield stream
+        await asyncio.to_thread(_record_sync, ctx, self.provider_label, stream.get())
