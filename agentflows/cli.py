@@ -59,6 +59,7 @@ def seed() -> None:
     """Create the schema and the reproducible demo CRM (safe to run again: it adds nothing twice)."""
     from agentflows.db.migrate import upgrade
     from agentflows.seed.crm import seed_crm
+    from agentflows.seed.marketplace import seed_marketplace
 
     upgrade()
     with Progress(
@@ -66,6 +67,8 @@ def seed() -> None:
     ) as progress:
         crm = progress.add_task("CRM accounts", total=None)
         counts = seed_crm(progress=lambda n, total: progress.update(crm, completed=n, total=total))
+        market = progress.add_task("Marketplace rows", total=None)
+        counts |= seed_marketplace(progress=lambda n, total: progress.update(market, completed=n, total=total))
     console.print("seeded: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
 

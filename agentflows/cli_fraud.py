@@ -1,1 +1,293 @@
-"""`agentflows` commands for the fraud check (registered on the main app at import)."""
+"""`agentflows` commands for the fraud check (registered on the main app at import).
+
+agentflows run fraud-check --case N      check one claim (pauses in the UI when risky)
+agentflows run fraud-sweep [--since D]   check every undecided claim, a bounded number at a time
+agentflows eval fraud [--calibrate]      precision / recall / F1 / review rate on the held-out split
+agentflows templates list | add          the fraud team's template folder
+agentflows fraud cases | show | pending | decide    look at cases, answer a paused review
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from agentflows.cli import app, console, fail, run_app
+
+eval_app = typer.Typer(help="Evaluate workflows on labelled data.", no_args_is_help=True)
+templates_app = typer.Typer(help="The fraud team's fraudulent-message templates.", no_args_is_help=True)
+fraud_app = typer.Typer(help="Fraud cases: list, inspect, answer a paused review.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+app.add_typer(templates_app, name="templates")
+app.add_typer(fraud_app, name="fraud")
+
+OUTCOME_HELP = "confirm fraud | not fraud | escalate"
+
+
+def _require_server() -> None:
+    from agentflows.cli import _require_prefect_server
+
+    _require_prefect_server()
+
+
+def _prefect_up() -> bool:
+    from prefect.settings import PREFECT_API_URL
+
+    from agentflows.prefect_server import healthy
+
+    api = PREFECT_API_URL.value()
+    return bool(api) and healthy(api)
+
+
+# --- run -------------------------------------------------------------------------------------------
+
+
+@run_app.command("fraud-check")
+def run_fraud_check(case: Annotated[int, typer.Option("--case", help="The claim id to check")]) -> None:
+    """Check one claim: cleared or blocked automatically, or paused for an analyst (waits here)."""
+    from agentflows.db.migrate import upgrade
+    from tasks.fraud.cases import CaseAlreadyDecidedError, CaseBusyError, UnknownCaseError, check_rows, load_case_sync
+
+    upgrade()
+    try:
+        load_case_sync(case)
+    except UnknownCaseError as exc:
+        raise fail(escape(str(exc))) from None
+    row = check_rows([case]).get(case)
+    if row is not None and row.status.value == "decided":
+        raise fail(f"case {case} was already decided ({row.decision}); see `agentflows fraud show --case {case}`")
+    _require_server()
+    from agentflows.prefect_env import prefect_ui_url
+    from flows.fraud_check import fraud_check
+
+    console.print(
+        f"checking case {case}; if it needs a review it pauses: answer in the UI ({prefect_ui_url()}) "
+        f"or with `agentflows fraud decide --case {case} ...` (Ctrl-C stops waiting here)"
+    )
+    try:
+        result = asyncio.run(fraud_check(case))
+    except (CaseAlreadyDecidedError, CaseBusyError) as exc:
+        raise fail(escape(str(exc))) from None
+    table = Table("case", "outcome", "decision", "model proposed", "risk", "rule", "analyst", "run")
+    table.add_row(
+        str(result.case_id),
+        result.outcome,
+        result.decision or "",
+        result.model_decision or "",
+        f"{result.deterministic_risk:.2f}" if result.deterministic_risk is not None else "",
+        escape(result.rule or result.reason or ""),
+        result.analyst or "",
+        result.flow_run_id or "",
+    )
+    console.print(table)
+
+
+@run_app.command("fraud-sweep")
+def run_fraud_sweep(
+    since: Annotated[datetime | None, typer.Option(help="Only claims opened at or after this date")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many claims")] = 500,
+) -> None:
+    """Check every claim not yet decided, `fraud_sweep_concurrency` at a time (waits for reviews)."""
+    from agentflows.db.migrate import upgrade
+
+    upgrade()
+    _require_server()
+    from flows.fraud_sweep import fraud_sweep
+
+    summary = asyncio.run(fraud_sweep(since=since, limit=limit))
+    console.print(f"{summary.selected} claims: " + ", ".join(f"{v} {k}" for k, v in summary.counts.items()))
+
+
+# --- eval --------------------------------------------------------------------------------------------
+
+
+@eval_app.command("fraud")
+def eval_fraud(
+    split: Annotated[str, typer.Option(help="holdout (default), train or all")] = "holdout",
+    calibrate: Annotated[
+        bool, typer.Option(help="Refit weights and thresholds on the training split first and write them")
+    ] = False,
+    write: Annotated[Path | None, typer.Option(help="Where --calibrate writes (default: the file in use)")] = None,
+) -> None:
+    """Run the checks on the labelled claims; print precision, recall, F1, confusion matrix, review rate."""
+    from agentflows.db.migrate import upgrade
+    from agentflows.fraud_eval import calibrate as fit
+    from agentflows.fraud_eval import evaluate, fraud_eval
+    from tasks.fraud.risk import calibration_path, load_calibration
+
+    if split not in ("holdout", "train", "all"):
+        raise fail(f"--split must be holdout, train or all; got {split!r}")
+    upgrade()
+    try:
+        if calibrate:
+            target = write or calibration_path()
+            calibration = fit(load_calibration() if calibration_path().exists() else None)
+            target.write_text(calibration.to_json())
+            console.print(f"calibration fit on the training split written to {target}: {calibration.fit}")
+        if _prefect_up():
+            asyncio.run(fraud_eval(split))  # type: ignore[arg-type]
+        report = evaluate(split)  # type: ignore[arg-type]
+    except LookupError as exc:
+        raise fail(escape(str(exc))) from None
+    table = Table("metric", "value", "goal", title=f"Fraud check, {split} split")
+    for row in report.summary_rows():
+        table.add_row(row["metric"], str(row["value"]), row["goal"])
+    console.print(table)
+    confusion = Table("", "flagged (review/block)", "cleared", title="Confusion matrix")
+    confusion.add_row("fraud", str(report.tp), str(report.fn))
+    confusion.add_row("benign", str(report.fp), str(report.tn))
+    console.print(confusion)
+    patterns = Table("pattern", "claims", "flagged", "flag rate", title="By planted pattern")
+    for row in report.by_pattern:
+        patterns.add_row(row["pattern"], str(row["claims"]), str(row["flagged"]), f"{row['flag rate']:.2f}")
+    console.print(patterns)
+    where = (
+        "published as Prefect table artifacts 'fraud-eval-*'" if _prefect_up() else "no Prefect server: not published"
+    )
+    console.print(
+        f"review threshold {report.review_threshold:.3f}, block threshold {report.block_threshold:.3f}; "
+        f"{report.claims} claims in {report.seconds:.1f}s; {where}. "
+        + ("[green]goal met[/]" if report.meets_goal else "[red]goal NOT met[/]")
+    )
+    if not report.meets_goal:
+        raise typer.Exit(1)
+
+
+# --- templates ---------------------------------------------------------------------------------------
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """The templates the next fraud check will use, and the files it will skip (with why)."""
+    from agentflows.fraud_templates import TemplateError, load_templates
+
+    try:
+        found = load_templates()
+    except TemplateError as exc:
+        raise fail(escape(str(exc))) from None
+    table = Table("name", "tactic", "examples", "version", "file", title=str(found.folder))
+    for t in found.templates:
+        table.add_row(t.name, escape(t.tactic), str(len(t.examples)), t.version, t.path.name)
+    console.print(table)
+    for problem in found.problems:
+        console.print(f"[yellow]skipped[/] {escape(str(problem))}")
+
+
+@templates_app.command("add")
+def templates_add(
+    name: Annotated[str, typer.Option(help="Unique id: lowercase letters, digits, dashes")],
+    tactic: Annotated[str, typer.Option(help="One line describing the tactic")],
+    example: Annotated[list[str], typer.Option(help="An example message (repeat for more)")],
+    claim_kind: Annotated[
+        list[str] | None, typer.Option(help="not_received, arrived_broken or refund_request (repeatable)")
+    ] = None,
+) -> None:
+    """Add a template file (editing or adding files in the folder by hand works just as well)."""
+    from agentflows.fraud_templates import TemplateError, add_template
+
+    try:
+        path = add_template(name, tactic, example, claim_kind or None)
+    except TemplateError as exc:
+        raise fail(escape(str(exc))) from None
+    console.print(f"added {path}; the next fraud check uses it")
+
+
+# --- cases ---------------------------------------------------------------------------------------------
+
+
+@fraud_app.command("cases")
+def fraud_cases(
+    limit: int = 20,
+    status: Annotated[str, typer.Option(help="unchecked, in_progress, awaiting_review, decided, ...")] = "",
+) -> None:
+    """Claims with their check status, newest first."""
+    from sqlalchemy import select
+
+    from agentflows.db import session_scope
+    from agentflows.db.fraud import Claim, ClaimCheck
+
+    query = select(Claim, ClaimCheck).outerjoin(ClaimCheck, ClaimCheck.claim_id == Claim.id)
+    if status == "unchecked":
+        query = query.where(ClaimCheck.id.is_(None))
+    elif status:
+        query = query.where(ClaimCheck.status == status)
+    table = Table("case", "opened", "kind", "amount", "status", "decision", "risk")
+    with session_scope() as session:
+        for claim, check in session.execute(query.order_by(Claim.opened_at.desc()).limit(limit)):
+            table.add_row(
+                str(claim.id),
+                f"{claim.opened_at:%Y-%m-%d}",
+                claim.kind.value,
+                f"{float(claim.amount_claimed):,.2f}",
+                check.status.value if check else "unchecked",
+                (check.decision or "") if check else "",
+                f"{check.risk:.2f}" if check and check.risk is not None else "",
+            )
+    console.print(table)
+
+
+@fraud_app.command("show")
+def fraud_show(case: Annotated[int, typer.Option("--case", help="The claim id")]) -> None:
+    """A case's audit trail: every decision, automatic or human, with the signals behind it."""
+    from sqlalchemy import select
+
+    from agentflows.db import session_scope
+    from agentflows.db.fraud import FraudDecision
+
+    with session_scope() as session:
+        rows = list(
+            session.scalars(select(FraudDecision).where(FraudDecision.claim_id == case).order_by(FraudDecision.id))
+        )
+    if not rows:
+        raise fail(f"no decisions recorded for case {case}")
+    for d in rows:
+        console.rule(f"[bold]{d.action}[/] by {d.actor} at {d.created_at:%Y-%m-%d %H:%M} (run {d.flow_run_id})")
+        console.print(
+            f"risk {d.deterministic_risk:.2f}; model {escape(d.model)} proposed {d.model_decision}; {escape(d.rule)}"
+            + (f"\nnote: {escape(d.note)}" if d.note else "")
+        )
+        table = Table("signal", "status", "score", "rule", "summary")
+        for s in d.evidence:
+            summary = s["error"] or s["summary"]
+            table.add_row(s["name"], s["status"], f"{s['score']:.2f}", f"{s['rule_score']:.2f}", escape(summary))
+        console.print(table)
+        for t in d.templates:
+            console.print(f"template {t['name']}@{t['version']} similarity {t['similarity']:.2f}")
+
+
+@fraud_app.command("pending")
+def fraud_pending() -> None:
+    """Cases paused for an analyst."""
+    from tasks.fraud.review import awaiting_review
+
+    table = Table("case", "risk", "waiting since", "run")
+    for check in awaiting_review():
+        table.add_row(
+            str(check.claim_id), f"{check.risk or 0:.2f}", f"{check.updated_at:%Y-%m-%d %H:%M}", check.flow_run_id or ""
+        )
+    console.print(table)
+
+
+@fraud_app.command("decide")
+def fraud_decide(
+    case: Annotated[int, typer.Option("--case", help="The paused case")],
+    outcome: Annotated[str, typer.Option(help=OUTCOME_HELP)],
+    analyst: Annotated[str, typer.Option(help="Your name, recorded with the decision")],
+    note: Annotated[str, typer.Option(help="Why; kept in the audit trail")] = "",
+) -> None:
+    """Answer a paused fraud check (the same form as the UI's Resume)."""
+    _require_server()
+    from tasks.fraud.review import ReviewError, review_input, submit_review
+
+    try:
+        run_id, run_input = review_input(case, outcome, analyst, note)
+        asyncio.run(submit_review(run_id, run_input))
+    except ReviewError as exc:
+        raise fail(escape(str(exc))) from None
+    console.print(f"case {case}: {outcome} by {analyst} sent to run {run_id}")

@@ -1,30 +1,30 @@
-"""`agentflows demo`: the whole product on one machine, offline, in one command.
+"""`agentflows demo` (`make demo`): the whole product on one machine, offline, in one command.
 
-Seeds the demo CRM, starts a Prefect server (UI on 127.0.0.1:4200) and an SMTP sink that keeps
-each sent email as an `.eml` file, runs prospect outreach for three seeded prospects in this
-process, prints where to approve them, and keeps running (so approvals resume here) until Ctrl-C,
-when it stops everything it started.
+Seeds the demo CRM, brings the stack up exactly as `agentflows up` does (Prefect server and UI on
+127.0.0.1:4200, a runner serving every deployment, the webhook receiver, an SMTP sink that keeps
+each sent email as an `.eml` file), then starts a `prospect-outreach/on-demand` run for three seeded
+prospects and prints where to approve them. The runs live in the runner, so an approval from the UI
+(or `agentflows approve`) resumes them and the email goes to the sink. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from urllib.parse import urlparse
+from collections.abc import Callable
 
+import typer
 from rich.console import Console
 
-from agentflows.prefect_server import PrefectServer, ServerStartError, healthy, start_prefect_server
 from agentflows.settings import get_settings
-from agentflows.smtp_sink import SmtpSink
+
+OUTREACH_DEPLOYMENT = "prospect-outreach/on-demand"
 
 
 def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
-    from prefect.settings import PREFECT_API_URL
-
     from agentflows.db.migrate import upgrade
     from agentflows.seed.crm import pick_demo_prospects, seed_crm
+    from deployments.up import Stack, run_up
 
     settings = get_settings()
     upgrade()
@@ -32,64 +32,35 @@ def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
     console.print(
         f"[green]CRM ready[/] ({counts['accounts']} accounts, {counts['contacts']} contacts) at {settings.db_url}"
     )
+    ids = prospect_ids or pick_demo_prospects()
 
-    started: list[PrefectServer | SmtpSink] = []
-    try:
-        smtp = urlparse(settings.smtp_url)
-        sink = SmtpSink(smtp.hostname or "127.0.0.1", smtp.port or 8025, settings.mail_dir).start()
-        started.append(sink)
-        console.print(f"[green]SMTP sink[/] on {sink.url}; sent mail lands in {settings.mail_dir}")
+    def start_outreach(stack: Stack) -> None:
+        from prefect.deployments import run_deployment
 
-        api = PREFECT_API_URL.value()
-        if healthy(api):
-            console.print(f"[green]Prefect server[/] already running at {api}; using it")
-        else:
-            console.print("starting the Prefect server (about 10 s) ...")
-            try:
-                server = start_prefect_server(settings.prefect_home, settings.prefect_host, settings.prefect_port)
-            except ServerStartError as exc:
-                console.print(f"[red]{exc}[/]")
-                return
-            started.append(server)
-            console.print(f"[green]Prefect UI[/] at {server.ui_url}")
+        from agentflows.prefect_env import prefect_ui_url
 
-        ids = prospect_ids or pick_demo_prospects()
-        _run_in_background(ids, console)
-        _wait_for_pauses(ids, console)
-        console.print("\nWaiting for approvals; this process resumes the runs. [bold]Ctrl-C[/] stops everything.")
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        console.print("\nstopping ...")
-    finally:
-        for thing in reversed(started):
-            thing.stop()
+        run = run_deployment(OUTREACH_DEPLOYMENT, parameters={"prospect_ids": ids}, timeout=0)
+        console.print(f"\n[green]outreach started[/] for prospects {ids}: {prefect_ui_url()}/runs/flow-run/{run.id}")
+        _wait_for_pauses(ids, console, stack.check_children)
+        console.print(
+            f"\nWaiting for approvals; the runner resumes the runs, sent mail lands in {settings.mail_dir}. "
+            "[bold]Ctrl-C[/] stops everything."
+        )
+
+    code = run_up(console, on_ready=start_outreach)
+    if code:
+        raise typer.Exit(code)
 
 
-def _run_in_background(ids: list[int], console: Console) -> None:
-    from flows.prospect_outreach import prospect_outreach
-
-    def target() -> None:
-        try:
-            summary = asyncio.run(prospect_outreach(ids))
-            for o in summary.outcomes:
-                console.print(
-                    f"[green]done[/] prospect {o.prospect_id}: {o.outcome} "
-                    f"{'variant ' + str(o.variant) if o.variant else ''} {o.message_id or ''}"
-                )
-        except Exception as exc:  # shown to the person running the demo; the run's state is in Prefect
-            console.print(f"[red]outreach run failed:[/] {exc}")
-
-    threading.Thread(target=target, name="prospect-outreach", daemon=True).start()
-
-
-def _wait_for_pauses(ids: list[int], console: Console, timeout: float = 300) -> None:
+def _wait_for_pauses(ids: list[int], console: Console, check: Callable[[], None], timeout: float = 300) -> None:
     from agentflows.approvals import pending_approvals
     from agentflows.prefect_env import prefect_ui_url
 
     deadline = time.monotonic() + timeout
+    pending = []
     with console.status(f"drafting outreach for prospects {ids} ..."):
         while time.monotonic() < deadline:
+            check()  # a runner that died is reported now, not after the timeout
             pending = [p for p in asyncio.run(pending_approvals()) if p.contact_id in ids]
             if len({p.contact_id for p in pending}) == len(ids):
                 break

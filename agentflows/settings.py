@@ -177,6 +177,14 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=0, ge=0, le=32, description="`agentflows up` workers; 0 = one in-process runner serving deployments."
     )
+    worker_limit: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Flow runs one worker of `up --workers` runs at once (`prefect worker start --limit`). A limit spreads "
+            "a burst over the workers; runs paused for approval keep their slot, so leave room for them."
+        ),
+    )
     landing_allow_private_websites: bool = Field(
         default=False,
         description="Let the landing-page flow fetch sites on loopback/private addresses (tests only: SSRF guard).",

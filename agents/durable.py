@@ -6,7 +6,13 @@ Prefect task configuration and the rule that data is never an instruction.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import asyncio
+import functools
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+from weakref import WeakKeyDictionary
 
 from prefect.cache_policies import TASK_SOURCE, CachePolicy
 from pydantic_ai import Agent
@@ -18,11 +24,58 @@ from agentflows.settings import get_settings
 from agents.models import model_for_spec
 from agents.prompting import DATA_RULE
 
+P = ParamSpec("P")
+R = TypeVar("R")
 DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
 
 
-def model_cache_policy() -> CachePolicy:
+def per_event_loop(factory: Callable[P, R]) -> Callable[P, R]:
+    """Cache an agent factory per event loop and arguments.
+
+    An agent owns its provider SDK client, and an SDK client's pooled connections belong to the
+    event loop that opened them: reused from another loop (a second `asyncio.run` in one process)
+    they fail after the request was sent, and the SDK silently sends it again. One agent per loop
+    keeps every request single.
+    """
+    caches: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, R]] = WeakKeyDictionary()
+    _factories.append(caches)
+
+    @functools.wraps(factory)
+    def cached(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return factory(*args, **kwargs)
+        cache = caches.setdefault(loop, {})
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = factory(*args, **kwargs)
+        return cache[key]
+
+    return cached
+
+
+_factories: list[WeakKeyDictionary[Any, Any]] = []
+
+
+def clear_agent_caches() -> None:
+    """Forget every built agent (and its SDK client), e.g. after settings changed in a test."""
+    for caches in _factories:
+        caches.clear()
+
+
+@dataclass
+class ModelIdentity(CachePolicy):
+    """Adds the agent's model (spec or id) to a model request's cache key: another model, another answer."""
+
+    model: str = ""
+
+    def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str:
+        return hashlib.sha256(self.model.encode()).hexdigest()
+
+
+def model_cache_policy(model: str) -> CachePolicy:
     """When a model request may be answered from Prefect's result store instead of being sent.
 
     pydantic-ai's default keys a request by its inputs *and* the flow run id, so only a retry of the
@@ -31,8 +84,8 @@ def model_cache_policy() -> CachePolicy:
     crashed batch started again pays only for what had not finished.
     """
     if get_settings().model_cache == "run":
-        return DEFAULT_PYDANTIC_AI_CACHE_POLICY
-    return PrefectAgentInputs() + TASK_SOURCE
+        return DEFAULT_PYDANTIC_AI_CACHE_POLICY + ModelIdentity(model=model)
+    return PrefectAgentInputs() + TASK_SOURCE + ModelIdentity(model=model)
 
 
 def durable_agent(
@@ -52,6 +105,11 @@ def durable_agent(
     backstop above the SDK's own timeout and retries.
     """
     settings = get_settings()
+    if isinstance(model, str):  # the endpoint is part of the model's identity: a local server is another model
+        base = settings.anthropic_base_url if model.startswith("anthropic:") else settings.openai_base_url
+        model_key = f"{model}@{base or 'default'}"
+    else:
+        model_key = f"{model.system}:{model.model_name}"
     backstop = settings.model_request_timeout_s * (settings.model_request_retries + 1) + 30
     agent: Agent[None, Any] = Agent(
         model_for_spec(model, settings) if isinstance(model, str) else model,
@@ -62,7 +120,9 @@ def durable_agent(
         retries={"output": settings.output_retries, "tools": 1},
         capabilities=[
             PrefectDurability(
-                model_task_config=TaskConfig(retries=0, timeout_seconds=backstop, cache_policy=model_cache_policy()),
+                model_task_config=TaskConfig(
+                    retries=0, timeout_seconds=backstop, cache_policy=model_cache_policy(model_key)
+                ),
                 tool_task_config=TaskConfig(retries=1, retry_delay_seconds=1.0),
             )
         ],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic_ai import Agent, capture_run_messages
-from pydantic_ai.exceptions import UnexpectedModelBehavior
+from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
 from pydantic_ai.messages import ModelMessage, RetryPromptPart
 
 from agentflows.settings import get_settings
@@ -44,6 +44,12 @@ async def run_agent(agent: Agent[Any, OutputT], prompt: str, deps: Any = None) -
             raise GenerationError(
                 f"agent {agent.name!r} gave up after {get_settings().output_retries + 1} attempts "
                 f"({exc.message}); last problem: {_last_retry_reason(messages)}"
+            ) from exc
+        except ModelAPIError as exc:
+            raise GenerationError(
+                f"agent {agent.name!r}: the model provider failed after {get_settings().model_request_retries + 1} "
+                f"attempts: {type(exc).__name__}: {exc}. Check the provider's status and your key, "
+                "or configure AGENTFLOWS_FALLBACK_MODELS."
             ) from exc
     return result.output
 

@@ -73,3 +73,17 @@ def flow_run_state(flow_run_id: str) -> str:
             return run.state.type.value if run.state else "NONE"
 
     return asyncio.run(read())
+
+
+def reject_all_when_paused(contact_ids: list[int], bg: BackgroundFlow, timeout: float = 180) -> None:
+    """Wait until every contact's approval run is paused, then reject each through Prefect's API."""
+    from agentflows.approvals import approval_input, submit
+
+    pending = wait_for(
+        lambda: bg.check() or ((p := pending_by_contact(contact_ids)) and len(p) == len(contact_ids) and p),
+        timeout=timeout,
+        what=f"{len(contact_ids)} paused approval runs",
+    )
+    for p in pending.values():
+        run_input = approval_input(p.flow_run_id, variant=None, reviewer="test", note="not now", reject=True)
+        asyncio.run(submit(p.flow_run_id, run_input))

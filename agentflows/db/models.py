@@ -3,5 +3,6 @@
 from agentflows.db import (
     crm,  # noqa: F401
     fraud,  # noqa: F401
+    usage,  # noqa: F401
     webhooks,  # noqa: F401
 )

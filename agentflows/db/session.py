@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from agentflows.settings import get_settings
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """The engine for `url` (default: the configured project database)."""
-    url = url or get_settings().db_url
+    """The engine for `url` (default: the database configured now, not when first asked)."""
+    return _engine(url or get_settings().db_url)
+
+
+@lru_cache(maxsize=16)
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 

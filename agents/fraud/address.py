@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic_ai import Agent
 
 from agents import offline
+from agents.durable import per_event_loop
 from agents.fraud.common import noisy_or, signal_agent
 from agents.fraud.models import AddressFacts, Evidence, SignalName, SignalReport
 
@@ -84,6 +84,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 offline.register(NAME, compose_offline)
 
 
-@lru_cache(maxsize=8)
+@per_event_loop
 def agent(model: str) -> Agent[frozenset[str], SignalReport]:
     return signal_agent(NAME, model, INSTRUCTIONS)

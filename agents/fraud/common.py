@@ -36,6 +36,11 @@ def noisy_or(*scores: float) -> float:
     return round(1.0 - remaining, 4)
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 chargeback`, `2 chargebacks`: summaries are read by people."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def signal_agent(name: str, model: Model | str, instructions: str) -> Agent[frozenset[str], SignalReport]:
     """A durable signal agent whose evidence must cite refs from its facts (the deps)."""
     agent: Agent[Any, SignalReport] = durable_agent(

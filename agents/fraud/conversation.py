@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic_ai import Agent
 
 from agents import offline
+from agents.durable import per_event_loop
 from agents.fraud.common import signal_agent
 from agents.fraud.models import ConversationFacts, Evidence, SignalName, SignalReport
 
@@ -52,6 +52,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 offline.register(NAME, compose_offline)
 
 
-@lru_cache(maxsize=8)
+@per_event_loop
 def agent(model: str) -> Agent[frozenset[str], SignalReport]:
     return signal_agent(NAME, model, INSTRUCTIONS)

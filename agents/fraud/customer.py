@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic_ai import Agent
 
 from agents import offline
-from agents.fraud.common import noisy_or, signal_agent
+from agents.durable import per_event_loop
+from agents.fraud.common import noisy_or, plural, signal_agent
 from agents.fraud.models import CustomerFacts, Evidence, SignalName, SignalReport
 
 NAME = "fraud-signal-customer"
@@ -59,7 +59,7 @@ def assess(f: CustomerFacts) -> SignalReport:
     if age >= 0.35:
         parts.append(f"new account ({f.account_age_days:.0f} days)")
     if claims >= 0.4:
-        parts.append(f"{f.prior_claims_365d} claims in the past year")
+        parts.append(f"{plural(f.prior_claims_365d, 'claim')} in the past year")
     if unusual:
         parts.append("order far above the usual basket")
     summary = (
@@ -67,7 +67,7 @@ def assess(f: CustomerFacts) -> SignalReport:
         if parts
         else (
             f"Established customer: {f.account_age_days:.0f} days, {f.orders_before} orders, "
-            f"{f.prior_claims_365d} claims in the past year"
+            f"{plural(f.prior_claims_365d, 'claim')} in the past year"
         )
     )
     return SignalReport(score=score, evidence=evidence, summary=summary + ".")
@@ -81,6 +81,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 offline.register(NAME, compose_offline)
 
 
-@lru_cache(maxsize=8)
+@per_event_loop
 def agent(model: str) -> Agent[frozenset[str], SignalReport]:
     return signal_agent(NAME, model, INSTRUCTIONS)

@@ -180,6 +180,7 @@ class PaymentFacts(BaseModel):
     delivery_country: str
     card_mismatch: bool = Field(description="The order's card country differs from the delivery country")
     chargebacks_365d: int
+    declines_7d: int = Field(description="Declined payments in the 7 days before the order (card testing)")
     declines_30d: int = Field(description="Declined payments in the 30 days before the order")
     card_mismatches_365d: int
     incidents: list[PaymentIncidentRef] = Field(default_factory=list, description="Up to 10 recent incidents")
@@ -247,6 +248,8 @@ class OrchestratorInput(BaseModel):
     deterministic_risk: float
     review_threshold: float
     block_threshold: float
+    strong_signal: float = Field(description="A signal counts as strong at or above this rule score")
+    block_min_strong: int = Field(description="Strong signals needed before a block is allowed")
 
 
 class CaseVerdict(BaseModel):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic_ai import Agent
 
 from agents import offline
-from agents.fraud.common import noisy_or, signal_agent
+from agents.durable import per_event_loop
+from agents.fraud.common import noisy_or, plural, signal_agent
 from agents.fraud.models import Evidence, PaymentFacts, SignalName, SignalReport
 
 NAME = "fraud-signal-payment"
 SIGNAL: SignalName = "payment"
 FACTS = PaymentFacts
 INSTRUCTIONS = """
-Your signal: payments. Suspicious: several declines just before the order (card testing), a card
+Your signal: payments. Suspicious: a burst of declines in the days before the order (card testing), a card
 from another country than the delivery, chargebacks in the past year. Benign look-alikes: one
 decline, a traveller or expatriate paying with a foreign card, a gift sent abroad.
 """
@@ -33,7 +33,12 @@ def assess(f: PaymentFacts) -> SignalReport:
         for i in f.incidents[:6]
     ]
     chargebacks = {0: 0.0, 1: 0.35}.get(f.chargebacks_365d, 0.75)
-    declines = 0.0 if f.declines_30d == 0 else 0.2 if f.declines_30d < 3 else 0.6
+    if f.declines_7d >= 4:  # a burst of declines right before the order: card testing
+        declines = 0.7
+    elif f.declines_7d >= 2:
+        declines = 0.55
+    else:
+        declines = 0.15 if f.declines_30d else 0.0
     mismatch = 0.35 if f.card_mismatch else 0.0
     repeat_mismatch = 0.3 if f.card_mismatches_365d >= 2 else 0.0
     if f.card_mismatch:
@@ -45,12 +50,14 @@ def assess(f: PaymentFacts) -> SignalReport:
         )
     score = noisy_or(chargebacks, declines, mismatch, repeat_mismatch)
     parts = []
-    if f.declines_30d:
-        parts.append(f"{f.declines_30d} declines in the 30 days before the order")
+    if f.declines_7d >= 2:
+        parts.append(f"{f.declines_7d} declines in the 7 days before the order (card testing?)")
+    elif f.declines_30d:
+        parts.append(f"{plural(f.declines_30d, 'decline')} in the 30 days before the order")
     if f.card_mismatch:
         parts.append(f"card from {f.order_card_country}, delivery to {f.delivery_country}")
     if f.chargebacks_365d:
-        parts.append(f"{f.chargebacks_365d} chargebacks in the past year")
+        parts.append(f"{plural(f.chargebacks_365d, 'chargeback')} in the past year")
     summary = "; ".join(parts).capitalize() if parts else "No payment incidents in the past year"
     return SignalReport(score=score, evidence=evidence, summary=summary + ".")
 
@@ -63,6 +70,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 offline.register(NAME, compose_offline)
 
 
-@lru_cache(maxsize=8)
+@per_event_loop
 def agent(model: str) -> Agent[frozenset[str], SignalReport]:
     return signal_agent(NAME, model, INSTRUCTIONS)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic_ai import Agent
 
 from agents import offline
-from agents.fraud.common import noisy_or, signal_agent
+from agents.durable import per_event_loop
+from agents.fraud.common import noisy_or, plural, signal_agent
 from agents.fraud.models import Evidence, SignalName, SignalReport, TrackingFacts
 
 NAME = "fraud-signal-tracking"
@@ -43,9 +43,11 @@ def assess(f: TrackingFacts) -> SignalReport:
     else:
         summary = "Tracking is consistent with the claim"
     if repeat_claims:
-        summary += f"; {f.customer_delivered_inr_claims_before} earlier not-received claims on delivered parcels"
+        summary += (
+            f"; {plural(f.customer_delivered_inr_claims_before, 'earlier not-received claim')} on delivered parcels"
+        )
     if repeat_lost:
-        summary += f"; {f.customer_lost_orders_before} earlier orders scanned lost"
+        summary += f"; {plural(f.customer_lost_orders_before, 'earlier order')} scanned lost"
     return SignalReport(score=score, evidence=evidence[:8], summary=summary + ".")
 
 
@@ -57,6 +59,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 offline.register(NAME, compose_offline)
 
 
-@lru_cache(maxsize=8)
+@per_event_loop
 def agent(model: str) -> Agent[frozenset[str], SignalReport]:
     return signal_agent(NAME, model, INSTRUCTIONS)

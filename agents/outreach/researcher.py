@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 from pydantic_ai import Agent
 
 from agents import offline
-from agents.durable import durable_agent
+from agents.durable import durable_agent, per_event_loop
 from agents.outreach.brief import Fact, ProspectBrief, ResearchInput
 
 NAME = "outreach-researcher"
@@ -93,6 +92,6 @@ def compose_offline(payload: dict[str, Any]) -> ProspectBrief:
 offline.register(NAME, compose_offline)
 
 
-@lru_cache(maxsize=8)
+@per_event_loop
 def researcher(model_spec: str) -> Agent[None, ProspectBrief]:
     return durable_agent(name=NAME, model=model_spec, output_type=ProspectBrief, instructions=INSTRUCTIONS)

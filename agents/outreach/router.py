@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_ai import Agent
 
 from agents import offline
-from agents.durable import durable_agent
+from agents.durable import durable_agent, per_event_loop
 from agents.outreach.brief import ProspectBrief, ProspectProfile, Route, WriterType
 
 NAME = "outreach-router"
@@ -54,6 +53,6 @@ def compose_offline(payload: dict[str, Any]) -> Route:
 offline.register(NAME, compose_offline)
 
 
-@lru_cache(maxsize=8)
+@per_event_loop
 def router(model_spec: str) -> Agent[None, Route]:
     return durable_agent(name=NAME, model=model_spec, output_type=Route, instructions=INSTRUCTIONS)

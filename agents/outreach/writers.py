@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.models import Model
 
 from agents import offline
-from agents.durable import durable_agent
+from agents.durable import durable_agent, per_event_loop
 from agents.outreach.brief import EmailDrafts, EmailVariant, Fact, WriterInput, WriterType
 
 COMMON = """
@@ -191,7 +190,7 @@ def _fact_sentence(fact: Fact) -> str:
 offline.register("outreach-writer", compose_offline)
 
 
-@lru_cache(maxsize=16)
+@per_event_loop
 def writer(writer_type: WriterType, model_spec: str) -> Agent[WriterInput, EmailDrafts]:
     return build_writer(writer_type, model_spec)
 

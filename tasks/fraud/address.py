@@ -42,11 +42,14 @@ _NUMBERS = re.compile(r"\d+[a-z]?")
 
 
 def normalize_address(line1: str, postcode: str, country: str) -> str:
-    """The match key of an address: lowercase words, standard abbreviations, compact postcode."""
+    """The match key of an address: standard abbreviations, words sorted, compact postcode.
+
+    Sorting the words makes `Apt 4, 12 Baker Street` and `12 Baker St. Flat 4` the same key.
+    """
     text = line1.lower().replace("#", " apt ")
-    words = [_ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-z0-9]+", text)]
+    words = sorted(w for w in (_ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-z0-9]+", text)) if w)
     postcode = re.sub(r"[^a-z0-9]", "", postcode.lower())
-    return " ".join([w for w in words if w] + [postcode, country.lower()])
+    return " ".join([*words, postcode, country.lower()])
 
 
 def house_numbers(normalized: str) -> tuple[str, ...]:
@@ -96,7 +99,9 @@ def compute_address(claim_ids: Sequence[int], conn: Connection) -> dict[int, Add
         .where(Address.normalized.in_(keys))
         .distinct(),
     )
-    by_key = {key: group for key, group in reuse.groupby("normalized")}
+    by_key: dict[str, dict[int, str]] = {}  # normalized address -> {customer_id: last name}
+    for key, cid, last in reuse.itertuples(index=False):
+        by_key.setdefault(key, {})[int(cid)] = last.lower()
 
     best: dict[str, tuple[int | None, str | None, float, bool]] = {}
     if not known.empty:
@@ -110,8 +115,7 @@ def compute_address(claim_ids: Sequence[int], conn: Connection) -> dict[int, Add
 
     facts: dict[int, AddressFacts] = {}
     for row in df.itertuples(index=False):
-        group = by_key.get(row.normalized)
-        others = group[group["customer_id"] != row.customer_id] if group is not None else None
+        others = {c: last for c, last in by_key.get(row.normalized, {}).items() if c != row.customer_id}
         match_id, match_text, similarity, same_number = best.get(row.normalized, (None, None, 0.0, False))
         facts[int(row.claim_id)] = AddressFacts(
             claim_id=int(row.claim_id),
@@ -123,14 +127,8 @@ def compute_address(claim_ids: Sequence[int], conn: Connection) -> dict[int, Add
             fraud_match_address=match_text,
             fraud_match_similarity=similarity,
             fraud_match_same_number=same_number,
-            customers_at_address=1 + (others["customer_id"].nunique() if others is not None else 0),
-            unrelated_customers=(
-                int(others.loc[others["last_name"].str.lower() != row.last_name.lower(), "customer_id"].nunique())
-                if others is not None
-                else 0
-            ),
-            other_customer_ids=sorted(others["customer_id"].astype(int).unique().tolist())[:10]
-            if others is not None
-            else [],
+            customers_at_address=1 + len(others),
+            unrelated_customers=sum(1 for last in others.values() if last != row.last_name.lower()),
+            other_customer_ids=sorted(others)[:10],
         )
     return facts

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 
 from agentflows.db.fraud import Claim, Customer, Order, PaymentIncident
 from agents.fraud.models import CustomerFacts
-from tasks.fraud.common import claims_frame, frame, utc
+from tasks.fraud.common import claims_frame, frame, grouped_records, utc
 
 
 def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, CustomerFacts]:
@@ -67,12 +67,12 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
     incidents = incidents.merge(claims[["claim_id", "opened_at"]], on="claim_id")
     recent_incidents = incidents[incidents["occurred_at"] >= incidents["opened_at"] - timedelta(days=365)]
     incident_counts = recent_incidents.groupby("claim_id").size()
-    prior_groups = {cid: g.sort_values("prior_at", ascending=False) for cid, g in prior.groupby("claim_id")}
+    prior_groups = grouped_records(prior, "claim_id", ["prior_at"], ascending=False)
 
     facts: dict[int, CustomerFacts] = {}
     for row in df.itertuples(index=False):
         cid = int(row.claim_id)
-        history = prior_groups.get(cid)
+        history = prior_groups.get(cid, [])
         has_orders = cid in orders.index and orders.loc[cid, "orders_before"] > 0
         facts[cid] = CustomerFacts(
             claim_id=cid,
@@ -83,9 +83,9 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
             lifetime_gmv=round(float(row.lifetime_gmv), 2),
             order_amount=round(row.order_amount, 2),
             avg_order_amount=round(float(orders.loc[cid, "avg_order_amount"]), 2) if has_orders else None,
-            prior_claims=len(history) if history is not None else 0,
-            prior_claims_365d=int(history["recent"].sum()) if history is not None else 0,
-            prior_claim_ids=history["prior_id"].astype(int).tolist()[:10] if history is not None else [],
+            prior_claims=len(history),
+            prior_claims_365d=sum(1 for h in history if h["recent"]),
+            prior_claim_ids=[int(h["prior_id"]) for h in history[:10]],
             payment_incidents_365d=int(incident_counts.get(cid, 0)),
         )
     return facts

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 
 from agentflows.db.fraud import Address, Claim, Customer, PaymentIncident
 from agents.fraud.models import PaymentFacts, PaymentIncidentRef
-from tasks.fraud.common import claims_frame, frame, utc
+from tasks.fraud.common import claims_frame, frame, grouped_records, utc
 
 
 def compute_payment(claim_ids: Sequence[int], conn: Connection) -> dict[int, PaymentFacts]:
@@ -64,12 +64,13 @@ def compute_payment(claim_ids: Sequence[int], conn: Connection) -> dict[int, Pay
     chargebacks = year[year["kind"] == "chargeback"].groupby("claim_id").size()
     mismatches = year[year["kind"] == "card_mismatch"].groupby("claim_id").size()
     decline_counts = declines.groupby("claim_id").size()
-    listed = {cid: g.sort_values("occurred_at", ascending=False).head(10) for cid, g in year.groupby("claim_id")}
+    burst = declines[declines["occurred_at"] >= declines["placed_at"] - timedelta(days=7)].groupby("claim_id").size()
+    listed = grouped_records(year, "claim_id", ["occurred_at"], ascending=False)
 
     facts: dict[int, PaymentFacts] = {}
     for row in df.itertuples(index=False):
         cid = int(row.claim_id)
-        shown = listed.get(cid)
+        shown = listed.get(cid, [])[:10]
         facts[cid] = PaymentFacts(
             claim_id=cid,
             customer_id=int(row.customer_id),
@@ -79,15 +80,14 @@ def compute_payment(claim_ids: Sequence[int], conn: Connection) -> dict[int, Pay
             delivery_country=row.delivery_country,
             card_mismatch=row.card_country != row.delivery_country,
             chargebacks_365d=int(chargebacks.get(cid, 0)),
+            declines_7d=int(burst.get(cid, 0)),
             declines_30d=int(decline_counts.get(cid, 0)),
             card_mismatches_365d=int(mismatches.get(cid, 0)),
             incidents=[
                 PaymentIncidentRef(
-                    id=int(i.id), kind=i.kind, at=i.occurred_at.to_pydatetime(), card_country=i.card_country
+                    id=int(i["id"]), kind=i["kind"], at=i["occurred_at"].to_pydatetime(), card_country=i["card_country"]
                 )
-                for i in shown.itertuples(index=False)
-            ]
-            if shown is not None
-            else [],
+                for i in shown
+            ],
         )
     return facts

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 
 from agentflows.db.fraud import Claim, ClaimKind, Order, ShipmentEvent, ShipmentEventKind
 from agents.fraud.models import TrackingEvent, TrackingFacts
-from tasks.fraud.common import claims_frame, frame, utc
+from tasks.fraud.common import claims_frame, frame, grouped_records, utc
 
 
 def compute_tracking(claim_ids: Sequence[int], conn: Connection) -> dict[int, TrackingFacts]:
@@ -69,13 +69,12 @@ def compute_tracking(claim_ids: Sequence[int], conn: Connection) -> dict[int, Tr
         .group_by(Claim.id),
     ).set_index("claim_id")["n"]
 
-    by_claim = {cid: g.sort_values(["occurred_at", "id"]) for cid, g in events.groupby("claim_id")}
+    by_claim = grouped_records(events, "claim_id", ["occurred_at", "id"])
     facts: dict[int, TrackingFacts] = {}
     for row in claims.itertuples(index=False):
         cid = int(row.claim_id)
-        scans = by_claim.get(cid)
-        rows = list(scans.itertuples(index=False)) if scans is not None else []
-        delivered = [e.occurred_at for e in rows if e.kind == "delivered"]
+        rows = by_claim.get(cid, [])
+        delivered = [e["occurred_at"] for e in rows if e["kind"] == "delivered"]
         delivered_at = delivered[-1].to_pydatetime() if delivered else None
         facts[cid] = TrackingFacts(
             claim_id=cid,
@@ -84,7 +83,9 @@ def compute_tracking(claim_ids: Sequence[int], conn: Connection) -> dict[int, Tr
             claim_kind=row.kind,
             carrier=row.carrier,
             events=[
-                TrackingEvent(id=int(e.id), kind=e.kind, at=e.occurred_at.to_pydatetime(), location=e.location or "")
+                TrackingEvent(
+                    id=int(e["id"]), kind=e["kind"], at=e["occurred_at"].to_pydatetime(), location=e["location"] or ""
+                )
                 for e in rows
             ],
             delivered_at=delivered_at,
@@ -92,8 +93,8 @@ def compute_tracking(claim_ids: Sequence[int], conn: Connection) -> dict[int, Tr
             days_delivered_to_claim=(
                 round((row.opened_at - delivered[-1]).total_seconds() / 86400, 1) if delivered else None
             ),
-            lost_scans_this_order=sum(e.kind == "lost" for e in rows),
-            exceptions_this_order=sum(e.kind == "exception" for e in rows),
+            lost_scans_this_order=sum(e["kind"] == "lost" for e in rows),
+            exceptions_this_order=sum(e["kind"] == "exception" for e in rows),
             customer_lost_orders_before=int(lost_before.get(cid, 0)),
             customer_delivered_inr_claims_before=int(inr_before.get(cid, 0)),
         )

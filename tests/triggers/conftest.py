@@ -28,7 +28,9 @@ from deployments.webhook_secrets import generate_secret
 SECRETS = {source: [generate_secret(), generate_secret()] for source in ("crm", "shop", "landing")}
 
 
-def signed_headers(secret: str, body: bytes, *, msg_id: str | None = None, at: datetime | None = None) -> dict[str, str]:
+def signed_headers(
+    secret: str, body: bytes, *, msg_id: str | None = None, at: datetime | None = None
+) -> dict[str, str]:
     """Standard Webhooks headers made by the `standardwebhooks` library (not by this project)."""
     msg_id = msg_id or f"msg_{uuid4().hex}"
     at = at or datetime.now(UTC)
@@ -64,7 +66,9 @@ def count_runs(deployment_id: str) -> int:
 
     async def count() -> int:
         async with get_client() as client:
-            return await client.count_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+            return await client.count_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            )
 
     return asyncio.run(count())
 

@@ -237,7 +237,9 @@ def test_landing_form_is_validated_and_starts_a_plan(receiver, trigger_deploymen
 
 def test_unknown_routes_and_runs_are_404_and_health_answers(receiver):
     body = b'{"contact_ids": [1]}'
-    assert receiver.post("/webhooks/erp/order-created", body, signed_headers(SECRETS["crm"][0], body)).status_code == 404
+    assert (
+        receiver.post("/webhooks/erp/order-created", body, signed_headers(SECRETS["crm"][0], body)).status_code == 404
+    )
     assert receiver.post("/webhooks/crm/unknown", body, signed_headers(SECRETS["crm"][0], body)).status_code == 404
     assert httpx.get(f"{receiver.url}/plans/{uuid4()}", timeout=10).status_code == 404
     assert httpx.get(f"{receiver.url}/plans/not-a-uuid", timeout=10).status_code == 404

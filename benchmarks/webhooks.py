@@ -1,0 +1,291 @@
+"""Webhook receiver throughput and time-to-202 on loopback, against the Prefect API as baseline.
+
+    .venv/bin/python benchmarks/webhooks.py [--rates 10,25,50,100] [--seconds 6] [--repeats 3]
+                                           [--backends postgres,sqlite]
+
+For each backend (the Prefect server's database and the project's: a throwaway PostgreSQL, or
+SQLite files) it starts a Prefect server, applies the deployments (no runner: runs are created, not
+executed, so only the trigger path is measured) and runs the receiver as `agentflows up` does, in
+its own uvicorn process. Three paths get the same open-loop load (a request every 1/rate s whatever
+the answers do; latency counts from the scheduled send) of signed `claim-opened` deliveries:
+
+  receiver alone          the receiver against a stand-in Prefect API that answers instantly:
+                          size cap, signature, payload, the deliveries table, the client call
+  Prefect API alone       `create_flow_run_from_deployment` straight to the real server (baseline)
+  receiver + Prefect API  end to end, what a webhook sender sees
+
+Each cell is the median over `--repeats` runs. Client, receiver and servers share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+WORK = Path(tempfile.mkdtemp(prefix="agentflows-bench-webhooks-"))
+os.environ.update(
+    {
+        "AGENTFLOWS_DATA_DIR": str(WORK / "data"),
+        "PREFECT_HOME": str(WORK / "prefect-client"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+)
+from agentflows.prefect_server import free_port  # noqa: E402
+
+PREFECT_PORT = free_port()
+os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{PREFECT_PORT}/api"
+
+import httpx  # noqa: E402
+from standardwebhooks import Webhook  # noqa: E402
+
+from agentflows.prefect_server import start_prefect_server  # noqa: E402
+from deployments.webhook_secrets import generate_secret  # noqa: E402
+
+SECRET = generate_secret()
+ROUTE = "/webhooks/shop/claim-opened"
+
+Send = Callable[[int], Awaitable[bool]]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+async def open_loop(send: Send, rate: float, seconds: float) -> dict[str, float]:
+    """Send `rate` requests per second for `seconds`, on schedule; latency from the scheduled time."""
+    latencies: list[float] = []
+    ok = 0
+    start = time.perf_counter()
+    count = int(rate * seconds)
+
+    async def one(i: int) -> None:
+        nonlocal ok
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        if await send(i):
+            ok += 1
+            latencies.append(time.perf_counter() - due)
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    wall = time.perf_counter() - start
+    return {
+        "accepted_rps": ok / wall,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p95_ms": percentile(latencies, 0.95) * 1000,
+        "errors": count - ok,
+    }
+
+
+def receiver_sender(client: httpx.AsyncClient, run: str) -> Send:
+    signer = Webhook(SECRET)
+
+    async def send(i: int) -> bool:
+        body = json.dumps({"claim_id": i + 1}).encode()
+        msg_id = f"bench-{run}-{i}"
+        now = datetime.now(UTC)
+        headers = {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signer.sign(msg_id, now, body.decode()),
+            "content-type": "application/json",
+        }
+        try:
+            answer = await client.post(ROUTE, content=body, headers=headers)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 202
+
+    return send
+
+
+def prefect_sender(client, deployment_id, run: str) -> Send:  # type: ignore[no-untyped-def]
+    async def send(i: int) -> bool:
+        try:
+            await client.create_flow_run_from_deployment(
+                deployment_id, parameters={"case_id": i + 1}, idempotency_key=f"bench-{run}-{i}"
+            )
+        except Exception:  # counted as an error; the table shows how many
+            return False
+        return True
+
+    return send
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the receiver's process group, SIGKILL if it is still draining connections after 5 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+def start(argv: list[str], health_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(argv, cwd=ROOT, env=os.environ | env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(health_url, timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop(process)
+    raise RuntimeError(f"{argv} did not start")
+
+
+def start_receiver(port: int, db_url: str, api_url: str) -> subprocess.Popen[bytes]:
+    env = {"AGENTFLOWS_WEBHOOK_SECRET_SHOP": SECRET, "AGENTFLOWS_DATABASE_URL": db_url, "PREFECT_API_URL": api_url}
+    argv = [sys.executable, "-m", "uvicorn", "deployments.webhooks:app", "--port", str(port), "--log-level", "critical"]
+    return start(argv, f"http://127.0.0.1:{port}/healthz", env)
+
+
+def serve_stub(port: int, canned: Path) -> None:
+    """A stand-in Prefect API answering the receiver's two calls with canned JSON (new run id each time)."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    data = json.loads(canned.read_text())
+
+    async def deployment(request: Request) -> Response:
+        return JSONResponse(data["deployment"])
+
+    async def create(request: Request) -> Response:
+        await request.body()
+        return JSONResponse(data["flow_run"] | {"id": str(uuid4())}, status_code=201)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse(True)
+
+    routes = [
+        Route("/api/deployments/name/{flow}/{name}", deployment),
+        Route("/api/deployments/{id}/create_flow_run", create, methods=["POST"]),
+        Route("/api/health", health),
+        Route("/api/admin/version", lambda request: JSONResponse("3.8.8")),
+    ]
+    uvicorn.run(Starlette(routes=routes), host="127.0.0.1", port=port, log_level="critical")
+
+
+async def measure(rates: list[float], seconds: float, repeats: int, urls: tuple[str, str], deployment_id) -> list[dict]:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+
+    rows = []
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with (
+        httpx.AsyncClient(base_url=urls[0], timeout=30, limits=limits) as http,
+        httpx.AsyncClient(base_url=urls[1], timeout=30, limits=limits) as stubbed,
+        get_client() as prefect,
+    ):
+        for client in (http, stubbed):  # connections, caches, first-query costs
+            await open_loop(receiver_sender(client, f"warmup-{id(client)}"), 10, 2)
+        for rate in rates:
+            for n, (path, make) in enumerate(
+                (
+                    ("receiver alone (Prefect API stubbed)", lambda r: receiver_sender(stubbed, r)),
+                    ("Prefect API alone (baseline)", lambda r: prefect_sender(prefect, deployment_id, r)),
+                    ("receiver + Prefect API (end to end)", lambda r: receiver_sender(http, r)),
+                )
+            ):  # every delivery id is new: a repeated one would be answered from the deliveries table
+                runs = [await open_loop(make(f"path{n}-{rate}-{k}"), rate, seconds) for k in range(repeats)]
+                row = {"path": path, "offered_rps": rate}
+                row |= {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+                rows.append(row)
+                print(
+                    f"{rate:>5.0f} rps  {path:<42} accepted {row['accepted_rps']:6.1f}/s  "
+                    f"p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  errors {row['errors']:.0f}",
+                    flush=True,
+                )
+    return rows
+
+
+def run_backend(backend: str, rates: list[float], seconds: float, repeats: int) -> list[dict]:  # type: ignore[type-arg]
+    """Prefect server + project database on `backend` (sqlite or postgres), receiver, the load."""
+    from agentflows.db.migrate import upgrade
+    from agentflows.settings import get_settings
+    from deployments.serve import build_deployments
+    from tests.triggers.postgres import start_postgres
+
+    pg = start_postgres(["prefect", "agentflows"], durable=True) if backend == "postgres" else None
+    db_url = pg.url("agentflows") if pg else f"sqlite:///{WORK / backend / 'agentflows.db'}"
+    os.environ["AGENTFLOWS_DATABASE_URL"] = db_url
+    get_settings.cache_clear()
+    server = start_prefect_server(
+        WORK / backend / "prefect-server", port=PREFECT_PORT, database_url=pg.url("prefect", "asyncpg") if pg else None
+    )
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        upgrade(db_url)
+        ids = {d.full_name: d.apply() for d in build_deployments()}
+        api = server.api_url
+        deployment = httpx.get(f"{api}/deployments/name/fraud-check/on-demand", timeout=10).json()
+        run = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={"parameters": {"case_id": 1}})
+        canned = WORK / backend / "canned.json"
+        canned.write_text(json.dumps({"deployment": deployment, "flow_run": run.json()}))
+        stub_port, port, stubbed_port = free_port(), free_port(), free_port()
+        stub_argv = [sys.executable, __file__, "--stub-prefect", str(stub_port), str(canned)]
+        children.append(start(stub_argv, f"http://127.0.0.1:{stub_port}/api/health", {}))
+        children.append(start_receiver(port, db_url, api))
+        children.append(start_receiver(stubbed_port, db_url, f"http://127.0.0.1:{stub_port}/api"))
+        urls = (f"http://127.0.0.1:{port}", f"http://127.0.0.1:{stubbed_port}")
+        rows = asyncio.run(measure(rates, seconds, repeats, urls, ids["fraud-check/on-demand"]))
+        return [r | {"backend": backend} for r in rows]
+    finally:
+        for child in children:
+            stop(child)
+        server.stop()
+        if pg:
+            pg.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rates", default="10,25,50,100")
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backends", default="postgres,sqlite", help="Prefect server + project database")
+    parser.add_argument("--stub-prefect", nargs=2, metavar=("PORT", "CANNED_JSON"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stub_prefect:
+        shutil.rmtree(WORK, ignore_errors=True)
+        serve_stub(int(args.stub_prefect[0]), Path(args.stub_prefect[1]))
+        return
+    rates = [float(r) for r in args.rates.split(",")]
+    rows = []
+    for backend in args.backends.split(","):
+        print(f"--- Prefect server and project database on {backend}", flush=True)
+        rows += run_backend(backend, rates, args.seconds, args.repeats)
+    cores = os.cpu_count()
+    print(f"\nmedian of {args.repeats} runs of {args.seconds:g} s per cell; {cores} cores; client, receiver and server")
+    print("share them. Latency counts from each request's scheduled send time (open loop).\n")
+    print("| database | offered req/s | path | accepted req/s | p50 time-to-202 (ms) | p95 time-to-202 (ms) | errors |")
+    print("|---|---|---|---|---|---|---|")
+    shutil.rmtree(WORK, ignore_errors=True)
+    for r in rows:
+        print(
+            f"| {r['backend']} | {r['offered_rps']:.0f} | {r['path']} | {r['accepted_rps']:.1f} | {r['p50_ms']:.1f} | "
+            f"{r['p95_ms']:.1f} | {r['errors']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,404 @@
+"""`agentflows up`: the whole stack on one machine, as one supervised group.
+
+    Prefect server (UI)  -- or the external server PREFECT_API_URL points at
+    runner               -- serves every deployment of prefect.yaml (or N process workers: --workers N)
+    webhook receiver     -- deployments.webhooks on 127.0.0.1:8000
+    SMTP sink            -- in this process, when AGENTFLOWS_SMTP_URL is on loopback (the demo's mail)
+
+Children are subprocesses in their own sessions, each logging to `<data_dir>/logs/<name>.log`, and
+are stopped by their own process group id, never by name. `<data_dir>/up.lock` (an flock held for
+the supervisor's lifetime) makes a second `up` report what runs instead of crashing, from
+`<data_dir>/up.json`. Policy when a child exits on its own: a red line with its exit code and log,
+then everything else is stopped and `up` exits 1, so a broken stack never looks healthy; restart it
+with `agentflows up` once the log says what went wrong.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlparse
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from agentflows.prefect_server import PrefectServer, ServerStartError, healthy, port_in_use, start_prefect_server
+from agentflows.settings import Settings, get_settings
+from agentflows.smtp_sink import SmtpSink
+from deployments import webhook_secrets
+from deployments.serve import PROJECT_DIR, load_specs
+
+STOP_TIMEOUT_S = 15
+
+
+class UpError(RuntimeError):
+    """The stack cannot start; the message says what to do."""
+
+
+@dataclass
+class Service:
+    """One running part of the stack, as recorded in up.json."""
+
+    name: str
+    pid: int
+    url: str = ""
+    log: str = ""
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    url: str = ""
+
+    def stop(self) -> None:
+        """SIGTERM to the child's process group (its flow-run subprocesses too), SIGKILL if it lingers."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def answers(url: str) -> bool:
+    if not url:
+        return False
+    if url.startswith("smtp://"):
+        parsed = urlparse(url)
+        return port_in_use(parsed.hostname or "127.0.0.1", parsed.port or 25)
+    try:
+        return httpx.get(url, timeout=2).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+class _Stop(Exception):
+    """SIGINT or SIGTERM arrived: shut everything down."""
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    console: Console
+    workers: int = 0
+    children: list[Child] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    sink: SmtpSink | None = None
+    _lock: IO[str] | None = None
+
+    # --- paths -------------------------------------------------------------------------------------
+
+    @property
+    def lock_path(self) -> Path:
+        return self.settings.data_dir / "up.lock"
+
+    @property
+    def state_path(self) -> Path:
+        return self.settings.data_dir / "up.json"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.data_dir / "logs"
+
+    @property
+    def receiver_url(self) -> str:
+        return f"http://{self.settings.webhook_host}:{self.settings.webhook_port}"
+
+    # --- the one-instance rule --------------------------------------------------------------------
+
+    def acquire(self) -> bool:
+        """Take the lock; False (after reporting what runs) when another `up` holds it."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = self.lock_path.open("a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            self.report_running()
+            return False
+        self._lock = lock
+        leftovers = [s for s in self.recorded() if pid_alive(s.pid) and answers(s.url)]
+        if leftovers:  # a previous `up` was killed without cleaning up
+            names = ", ".join(f"{s.name} (pid {s.pid})" for s in leftovers)
+            raise UpError(f"services of an earlier `up` still run: {names}. Stop them (kill PID) and try again.")
+        return True
+
+    def recorded(self) -> list[Service]:
+        if not self.state_path.exists():
+            return []
+        try:
+            return [Service(**s) for s in json.loads(self.state_path.read_text())["services"]]
+        except (ValueError, KeyError, TypeError):
+            return []
+
+    def report_running(self) -> None:
+        state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
+        self.console.print(
+            f"[yellow]agentflows is already up[/] (supervisor pid {state.get('pid', '?')}, data dir "
+            f"{self.settings.data_dir}); stop it with Ctrl-C in its terminal or `kill -INT {state.get('pid', 'PID')}`."
+        )
+        table = Table("service", "pid", "alive", "answers", "url", "log")
+        for s in self.recorded():
+            alive = pid_alive(s.pid)
+            table.add_row(
+                s.name, str(s.pid), "yes" if alive else "[red]no[/]", "yes" if answers(s.url) else "-", s.url, s.log
+            )
+        self.console.print(table)
+
+    def save_state(self) -> None:
+        state = {"pid": os.getpid(), "started_at": time.time(), "services": [asdict(s) for s in self.services]}
+        self.state_path.write_text(json.dumps(state, indent=2))
+
+    # --- starting ------------------------------------------------------------------------------
+
+    def check_ports(self, start_server: bool) -> None:
+        s = self.settings
+        wanted = [("webhook receiver", s.webhook_host, s.webhook_port, "AGENTFLOWS_WEBHOOK_PORT")]
+        if start_server:
+            wanted.append(("Prefect server", s.prefect_host, s.prefect_port, "AGENTFLOWS_PREFECT_PORT"))
+        smtp = self._smtp_address()
+        if smtp:
+            wanted.append(("SMTP sink", smtp[0], smtp[1], "AGENTFLOWS_SMTP_URL"))
+        busy = [f"{name} port {host}:{port} (set {var})" for name, host, port, var in wanted if port_in_use(host, port)]
+        if busy:
+            raise UpError("ports already in use: " + "; ".join(busy) + ". Stop what uses them or pick other ports.")
+
+    def _smtp_address(self) -> tuple[str, int] | None:
+        url = urlparse(self.settings.smtp_url)
+        if url.scheme == "smtp" and url.hostname in {"127.0.0.1", "localhost", "::1"}:
+            return url.hostname, url.port or 25
+        return None
+
+    def spawn(self, name: str, argv: list[str], url: str = "") -> Child:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        log = log_path.open("ab")
+        env = os.environ | {"PYTHONUNBUFFERED": "1", "AGENTFLOWS_DATA_DIR": str(self.settings.data_dir)}
+        process = subprocess.Popen(
+            argv, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        child = Child(name=name, process=process, log_path=log_path, url=url)
+        self.children.append(child)
+        self.services.append(Service(name=name, pid=process.pid, url=url, log=str(log_path)))
+        return child
+
+    def start_prefect(self, api_url: str) -> str:
+        """The API URL in use: the external server's, or a local one started (or found) here."""
+        s = self.settings
+        if api_url != s.prefect_api_url:
+            if not healthy(api_url):
+                raise UpError(f"PREFECT_API_URL points at {api_url}, which does not answer /health")
+            self.console.print(f"[green]Prefect server[/] external at {api_url}")
+            return api_url
+        self.console.print("starting the Prefect server (about 10 s) ...")
+        try:
+            server = start_prefect_server(
+                s.prefect_home, s.prefect_host, s.prefect_port, database_url=s.prefect_database_url
+            )
+        except ServerStartError as exc:
+            raise UpError(str(exc)) from None
+        self._adopt_server(server)
+        return server.api_url
+
+    def _adopt_server(self, server: PrefectServer) -> None:
+        child = Child(
+            name="prefect-server", process=server.process, log_path=server.log_path, url=server.api_url + "/health"
+        )
+        self.children.append(child)
+        self.services.append(Service("prefect-server", server.process.pid, server.ui_url, str(server.log_path)))
+
+    def start_runners(self) -> None:
+        python = sys.executable
+        if self.workers == 0:
+            self.spawn("runner", [python, "-m", "deployments.serve"])
+            return
+        from deployments.serve import apply_to_pool
+
+        names = apply_to_pool(self.settings.work_pool, self.settings)
+        self.console.print(f"[green]deployed[/] {len(names)} deployments to work pool {self.settings.work_pool!r}")
+        prefect = str(Path(python).with_name("prefect"))
+        host = socket.gethostname()
+        for i in range(1, self.workers + 1):
+            argv = [prefect, "worker", "start", "--pool", self.settings.work_pool, "--type", "process"]
+            if self.settings.worker_limit:
+                argv += ["--limit", str(self.settings.worker_limit)]
+            self.spawn(f"worker-{i}", [*argv, "--name", f"agentflows-{host}-{i}"])
+
+    def start_receiver(self) -> None:
+        s = self.settings
+        argv = [sys.executable, "-m", "uvicorn", "deployments.webhooks:app", "--host", s.webhook_host]
+        self.spawn(
+            "webhooks", [*argv, "--port", str(s.webhook_port), "--log-level", "warning"], self.receiver_url + "/healthz"
+        )
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Until the receiver answers and every deployment (and worker) is registered."""
+        from prefect.client.orchestration import get_client
+        from prefect.exceptions import ObjectNotFound
+
+        names = [spec.full_name for spec in load_specs()]
+        deadline = time.monotonic() + timeout
+        with get_client(sync_client=True) as client:
+            while True:
+                self.check_children()
+                try:
+                    for name in names:
+                        client.read_deployment_by_name(name)
+                    workers = client.read_workers_for_work_pool(self.settings.work_pool) if self.workers else []
+                    online = [w for w in workers if w.status and w.status.value == "ONLINE"]
+                    if len(online) >= self.workers and answers(self.receiver_url + "/healthz"):
+                        return
+                except ObjectNotFound:
+                    pass
+                if time.monotonic() > deadline:
+                    raise UpError(f"the stack was not ready within {timeout:.0f}s; see the logs in {self.log_dir}")
+                time.sleep(0.5)
+
+    def check_children(self) -> None:
+        for child in self.children:
+            code = child.process.poll()
+            if code is not None:
+                raise ChildExited(child, code)
+
+    def start(self, on_ready: Callable[[Stack], None] | None = None) -> None:
+        from prefect.settings import PREFECT_API_URL
+
+        from agentflows.db.migrate import upgrade
+
+        upgrade()
+        api_url = PREFECT_API_URL.value()
+        self.check_ports(start_server=api_url == self.settings.prefect_api_url)
+        api_url = self.start_prefect(api_url)
+        generated = webhook_secrets.ensure_dev_secrets(self.settings)
+        address = self._smtp_address()
+        if address:
+            self.sink = SmtpSink(address[0], address[1], self.settings.mail_dir).start()
+            self.services.append(Service("smtp-sink", os.getpid(), self.sink.url, str(self.settings.mail_dir)))
+        self.start_runners()
+        self.start_receiver()
+        self.save_state()
+        self.wait_ready()
+        self.print_summary(api_url, generated)
+        if on_ready:
+            on_ready(self)
+
+    # --- supervising and stopping ---------------------------------------------------------------
+
+    def supervise(self, interval: float = 0.5) -> None:
+        while True:
+            self.check_children()
+            time.sleep(interval)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):  # receiver, runners, then the server
+            child.stop()
+        if self.sink is not None:
+            self.sink.stop()
+        if self._lock is not None:
+            self.state_path.unlink(missing_ok=True)
+            self._lock.close()
+
+    def print_summary(self, api_url: str, generated: dict[str, str]) -> None:
+        from agentflows.prefect_env import prefect_ui_url
+
+        table = Table("service", "pid", "where", "log", title="agentflows is up")
+        for s in self.services:
+            table.add_row(s.name, str(s.pid), s.url, s.log)
+        self.console.print(table)
+        self.console.print(f"Prefect UI: {prefect_ui_url()}  (Deployments page: {prefect_ui_url()}/deployments)")
+        dev = self._dev_file_secrets()
+        if dev:
+            fresh = f"generated now for {', '.join(sorted(generated))}; " if generated else ""
+            self.console.print(
+                f"[yellow]development webhook secrets[/] ({fresh}kept in "
+                f"{webhook_secrets.dev_secrets_path(self.settings)}; set AGENTFLOWS_WEBHOOK_SECRET_<SOURCE> "
+                "or a Prefect Secret block for real senders):"
+            )
+            for source, secret in sorted(dev.items()):
+                self.console.print(
+                    f"  AGENTFLOWS_WEBHOOK_SECRET_{source.upper()}={secret}", highlight=False, soft_wrap=True
+                )
+        self.console.print(
+            f"Webhooks on {self.receiver_url}; try one: agentflows webhook sign --source shop --file payload.json"
+        )
+        self.console.print("[bold]Ctrl-C[/] stops everything.")
+
+    def _dev_file_secrets(self) -> dict[str, str]:
+        """Sources whose secret in use is a development one (from the dev file), for printing."""
+        used = webhook_secrets.resolve(self.settings)
+        return {
+            source: values[0]
+            for source, values in used.items()
+            if values and values == webhook_secrets.from_dev_file(self.settings, source)
+        }
+
+
+class ChildExited(Exception):
+    def __init__(self, child: Child, code: int) -> None:
+        self.child, self.code = child, code
+        super().__init__(f"{child.name} (pid {child.process.pid}) exited with code {code}; log: {child.log_path}")
+
+
+def run_up(console: Console, workers: int | None = None, on_ready: Callable[[Stack], None] | None = None) -> int:
+    """Start, supervise until Ctrl-C/SIGTERM or a child's death, stop everything; the exit code."""
+    settings = get_settings()
+    stack = Stack(settings=settings, console=console, workers=settings.workers if workers is None else workers)
+    try:
+        if not stack.acquire():
+            return 0
+    except UpError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+
+    def on_signal(signum: int, frame: Any) -> None:
+        raise _Stop()
+
+    # SIGINT too: a shell that starts `up` in the background hands it SIGINT ignored, and `kill -INT` must work.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    code = 0
+    try:
+        stack.start(on_ready)
+        stack.supervise()
+    except (KeyboardInterrupt, _Stop):  # Ctrl-C, kill -INT, kill -TERM
+        console.print("\nstopping ...")
+    except ChildExited as exc:
+        console.print(f"[bold red]{exc}[/]", highlight=False, soft_wrap=True)
+        code = 1
+    except UpError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        code = 2
+    finally:
+        for sig in previous:  # a second Ctrl-C must not cut the cleanup short
+            signal.signal(sig, signal.SIG_IGN)
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    console.print("stopped" if code == 0 else "stopped everything else")
+    return code

@@ -1,0 +1,69 @@
+"""Fraud fan-out: one sweep's work spread over a work pool's workers, a chunk of claims per run.
+
+`fraud-sweep` checks its claims as subflows of one run, so one process on one worker does all of
+it. When one machine is not enough (`agentflows up --workers N`, or workers on several machines on
+a PostgreSQL-backed Prefect server), `fraud-fanout` selects the same undecided claims, deals them
+round-robin into `chunks` and starts one `fraud-claims/on-demand` deployment run per chunk; the
+work pool hands those runs to whichever workers have room. Each chunk checks its claims exactly as
+a sweep does (`fraud-check` subflows, a bounded number at a time, paused reviews give their slot
+back). Nothing here coordinates the workers: a claim's `claim_checks` row is the lock, so two
+fan-outs, a fan-out and a sweep, or a retried chunk never check a claim twice.
+
+Run it: "Run" on `fraud-fanout/on-demand` in the Prefect UI, or schedule it instead of `fraud-sweep`
+in `deployments/prefect.yaml` on a multi-worker pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime
+
+from prefect import flow, get_run_logger
+from prefect.context import get_run_context
+from prefect.deployments.flow_runs import arun_deployment
+from pydantic import BaseModel
+
+from agentflows.settings import get_settings
+from flows.fraud_sweep import SweepSummary, _check_one, select_undecided
+
+CHUNK_DEPLOYMENT = "fraud-claims/on-demand"
+
+
+class FanoutSummary(BaseModel):
+    selected: int
+    chunk_runs: list[str]
+
+
+@flow(name="fraud-claims", persist_result=True)
+async def fraud_claims(case_ids: list[int]) -> SweepSummary:
+    """Check these claims as a sweep would: `fraud-check` subflows, a bounded number at a time."""
+    slots = asyncio.Semaphore(get_settings().fraud_sweep_concurrency)
+    items = list(await asyncio.gather(*(_check_one(case_id, slots) for case_id in case_ids)))
+    counts = dict(Counter(item.outcome for item in items))
+    get_run_logger().info("checked %d claims: %s", len(items), counts)
+    return SweepSummary(selected=len(case_ids), counts=counts, items=items)
+
+
+@flow(name="fraud-fanout", persist_result=True)
+async def fraud_fanout(since: datetime | None = None, limit: int = 500, chunks: int = 4) -> FanoutSummary:
+    """Deal the undecided claims into `chunks` runs of `fraud-claims` for the work pool's workers."""
+    if limit < 1 or chunks < 1:
+        raise ValueError(f"limit and chunks must be at least 1, got limit={limit}, chunks={chunks}")
+    case_ids = await select_undecided(since, limit)
+    parts = [part for part in (case_ids[i::chunks] for i in range(chunks)) if part]
+    fanout_id = str(get_run_context().flow_run.id)
+    runs = await asyncio.gather(
+        *(
+            arun_deployment(
+                CHUNK_DEPLOYMENT,
+                parameters={"case_ids": part},
+                timeout=0,  # dispatch only: the chunks' own states tell how they went
+                idempotency_key=f"fraud-fanout:{fanout_id}:{i}",  # a retried fan-out starts no second chunk
+                tags=["fraud-fanout"],
+            )
+            for i, part in enumerate(parts)
+        )
+    )
+    get_run_logger().info("%d undecided claims dealt into %d chunk runs", len(case_ids), len(runs))
+    return FanoutSummary(selected=len(case_ids), chunk_runs=[str(run.id) for run in runs])

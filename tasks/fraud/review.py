@@ -1,0 +1,68 @@
+"""Answering a paused fraud check from code or the CLI: the same form the Prefect UI shows, filled in.
+
+The answer is validated here first (so a typo gets a clear message and the run stays paused), then
+by the Prefect server against the form's schema; the flow itself checks the verdict digest and
+pauses again if the verdict the analyst saw is not the current one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from agentflows.db import session_scope
+from agentflows.db.fraud import CheckStatus, ClaimCheck
+
+
+class ReviewError(ValueError):
+    """A review answer that cannot be applied; the message says what to do instead."""
+
+
+def awaiting_review() -> list[ClaimCheck]:
+    """Claims whose check is paused for an analyst, oldest first."""
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(ClaimCheck)
+                .where(ClaimCheck.status == CheckStatus.AWAITING_REVIEW)
+                .order_by(ClaimCheck.updated_at)
+            )
+        )
+
+
+def review_input(case_id: int, outcome: str, analyst: str, note: str = "") -> tuple[str, dict[str, Any]]:
+    """(flow run id, run input) answering the paused check of `case_id`, validated like the form."""
+    from flows.fraud_check import FraudReview
+
+    with session_scope() as session:
+        check = session.scalar(select(ClaimCheck).where(ClaimCheck.claim_id == case_id))
+    if check is None:
+        raise ReviewError(f"case {case_id} has not been checked; run `agentflows run fraud-check --case {case_id}`")
+    if check.status != CheckStatus.AWAITING_REVIEW:
+        raise ReviewError(f"case {case_id} is not waiting for a review (status {check.status.value})")
+    data = {"outcome": outcome, "analyst": analyst, "note": note, "verdict_digest": check.verdict_digest}
+    try:
+        FraudReview.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ReviewError(f"review not sent ({problems}); the run stays paused") from exc
+    assert check.flow_run_id is not None
+    return check.flow_run_id, data
+
+
+async def submit_review(flow_run_id: str, run_input: dict[str, Any]) -> None:
+    """Resume the paused run with the answer; a refusal by the server is reported, not swallowed."""
+    from prefect.exceptions import NotPausedError, ObjectNotFound
+    from prefect.flow_runs import aresume_flow_run
+
+    try:
+        await aresume_flow_run(UUID(flow_run_id), run_input=run_input)
+    except NotPausedError as exc:
+        raise ReviewError(f"run {flow_run_id} is not paused (already answered, or not started yet)") from exc
+    except ObjectNotFound as exc:
+        raise ReviewError(f"no flow run {flow_run_id} on this Prefect server") from exc
+    except RuntimeError as exc:
+        raise ReviewError(f"the Prefect server refused the answer: {exc}; the run stays paused") from exc

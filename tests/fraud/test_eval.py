@@ -1,0 +1,61 @@
+"""The evaluation on the held-out split meets the goal, and the shipped thresholds never saw it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentflows.fraud_eval import GOAL, calibrate, evaluate, is_holdout, labelled
+from tasks.fraud.risk import SHIPPED_CALIBRATION, load_calibration
+
+
+def test_holdout_meets_the_goal(market_db: str, template_dir) -> None:  # type: ignore[no-untyped-def]
+    report = evaluate("holdout")
+    assert report.split == "holdout" and report.claims >= 700 and report.frauds >= 40
+    assert report.recall >= GOAL["recall"], report.summary_rows()
+    assert report.precision >= GOAL["precision"], report.summary_rows()
+    assert report.review_rate <= GOAL["review_rate"], report.summary_rows()
+    assert report.tp + report.fn == report.frauds and report.tp + report.fp + report.fn + report.tn == report.claims
+    patterns = {row["pattern"] for row in report.by_pattern}
+    assert {"drop-address-ring", "return-fraud", "serial-inr", "stolen-card", "benign:moved-away"} <= patterns
+
+
+def test_the_split_is_fixed_and_disjoint(market_db: str) -> None:
+    train, holdout = labelled("train"), labelled("holdout")
+    assert not set(train) & set(holdout)
+    assert len(train) + len(holdout) == len(labelled("all")) == 2000
+    assert all(is_holdout(c) for c in holdout) and not any(is_holdout(c) for c in train)
+    assert 0.3 < len(holdout) / 2000 < 0.5
+
+
+def test_shipped_calibration_is_reproduced_from_the_training_split_alone(market_db: str, template_dir) -> None:  # type: ignore[no-untyped-def]
+    """Refitting on the training split gives the shipped weights and thresholds: the held-out split,
+    which `calibrate` never reads, cannot have influenced them."""
+    shipped = load_calibration(SHIPPED_CALIBRATION)
+    refit = calibrate(shipped)
+    assert refit.fit["train_claims"] == len(labelled("train"))
+    assert refit.review_threshold == pytest.approx(shipped.review_threshold, abs=1e-3)
+    assert refit.block_threshold == pytest.approx(shipped.block_threshold, abs=1e-3)
+    for name, weight in shipped.weights.items():
+        assert refit.weights[name] == pytest.approx(weight, rel=1e-3, abs=1e-3)
+
+
+@pytest.mark.e2e
+def test_eval_is_published_as_a_prefect_table_artifact(prefect_server, market_db, template_dir) -> None:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from agentflows.fraud_eval import fraud_eval
+
+    figures = asyncio.run(fraud_eval("holdout"))
+    assert figures["recall"] >= GOAL["recall"]
+
+    async def read():  # type: ignore[no-untyped-def]
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["fraud-eval-holdout"]))
+            )
+
+    [artifact] = asyncio.run(read())[:1]
+    assert artifact.type == "table" and "precision" in str(artifact.data)
