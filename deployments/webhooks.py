@@ -334,6 +334,8 @@ class Receiver:
             run = await self.client.read_flow_run(UUID(flow_run_id))
         except (ObjectNotFound, ValueError):
             raise HTTPException(404, "no such landing-plan run") from None
+        if run.deployment_id != await self.deployment_id(LANDING_PLAN):  # other runs are none of its business
+            raise HTTPException(404, "no such landing-plan run")
         deadline = asyncio.get_running_loop().time() + wait_s
         while not (run.state and run.state.is_final()) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.2)

@@ -35,6 +35,7 @@ from tasks.crm import ProspectRecord, load_prospects
 from tasks.email import send_email
 from tasks.generation import choose_writer, draft_emails, research
 from tasks.outreach import Decision, Outcome, SavedDrafts, open_review, record_decision, save_drafts
+from tasks.usage import publish_usage
 from tasks.web import fetch_website
 
 # --- the approval form (the Prefect UI renders it; `agentflows approve` fills the same fields) ---
@@ -249,6 +250,7 @@ async def prospect_outreach(prospect_ids: list[int]) -> OutreachSummary:
         key="prospect-outreach-summary",
         description="What happened to each prospect",
     )
+    await publish_usage(batch_run_id)
     failed = [o for o in outcomes if o.outcome == "failed"]
     if failed:  # the others finished; the batch run still shows red so nobody misses these
         raise RuntimeError(

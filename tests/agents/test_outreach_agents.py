@@ -113,12 +113,16 @@ def _invalid_then_valid():
     return FunctionModel(respond), calls
 
 
-def test_invalid_output_is_retried_with_the_validation_error():
+def use_writer_model(monkeypatch, model) -> None:
+    """Make every writer use `model` (the flow builds writers through `writers.writer`)."""
+    monkeypatch.setattr(writers, "writer", lambda writer_type, spec: writers.build_writer(writer_type, model))
+
+
+def test_invalid_output_is_retried_with_the_validation_error(monkeypatch):
     model, calls = _invalid_then_valid()
     data = writer_input()
-    agent = writers.writer(data.writer, "offline")
-    with agent.override(model=model):
-        drafts = asyncio.run(draft_emails(data))
+    use_writer_model(monkeypatch, model)
+    drafts = asyncio.run(draft_emails(data))
     assert len(calls) == 2
     retry = [p for m in calls[1] for p in getattr(m, "parts", []) if isinstance(p, RetryPromptPart)]
     assert retry, "the second request carries the validation error back to the model"
@@ -126,14 +130,14 @@ def test_invalid_output_is_retried_with_the_validation_error():
     assert writers.check_drafts(drafts, data) == []
 
 
-def test_output_that_never_validates_fails_with_a_readable_message():
+def test_output_that_never_validates_fails_with_a_readable_message(monkeypatch):
     def always_bad(messages, info: AgentInfo) -> ModelResponse:
         output = offline.compose(offline.latest_user_prompt(messages))
         output["variants"][1]["angle"] = output["variants"][0]["angle"]
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, output)])
 
     data = writer_input()
-    agent = writers.writer(data.writer, "offline")
+    use_writer_model(monkeypatch, FunctionModel(always_bad))
     expected = r"outreach-writer-new-logo-executive.*gave up after 3 attempts.*different angles"
-    with agent.override(model=FunctionModel(always_bad)), pytest.raises(GenerationError, match=expected):
+    with pytest.raises(GenerationError, match=expected):
         asyncio.run(draft_emails(data))

@@ -243,6 +243,8 @@ def test_unknown_routes_and_runs_are_404_and_health_answers(receiver):
     assert receiver.post("/webhooks/crm/unknown", body, signed_headers(SECRETS["crm"][0], body)).status_code == 404
     assert httpx.get(f"{receiver.url}/plans/{uuid4()}", timeout=10).status_code == 404
     assert httpx.get(f"{receiver.url}/plans/not-a-uuid", timeout=10).status_code == 404
+    outreach = receiver.post(CRM, body, signed_headers(SECRETS["crm"][0], body)).json()["flow_run_id"]
+    assert httpx.get(f"{receiver.url}/plans/{outreach}", timeout=10).status_code == 404  # not a landing run
     health = httpx.get(f"{receiver.url}/healthz", timeout=10)
     assert health.status_code == 200 and health.json() == {
         "status": "ok",
