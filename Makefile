@@ -27,7 +27,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/fraud_signals.py
+	$(BIN)/python benchmarks/webhooks.py
 
 clean:
 	rm -rf $(VENV) .agentflows .pytest_cache
