@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-e2e lint bench install clean
+.PHONY: demo test test-postgres lint bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Seed the demo CRM, start Prefect (UI on 127.0.0.1:4200) and an SMTP sink, draft three prospects, wait for approvals.
+## Seed the demo CRM, `agentflows up` (Prefect UI on 127.0.0.1:4200, runner, webhooks, SMTP sink), draft three prospects.
 demo: $(STAMP)
 	$(BIN)/agentflows demo
 
@@ -22,6 +22,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## The database-touching tests again, with the project database on a throwaway local PostgreSQL.
+test-postgres: $(STAMP)
+	AGENTFLOWS_TEST_POSTGRES=local $(BIN)/pytest tests/tasks tests/flows tests/fraud -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -63,6 +63,48 @@ def prefect_server() -> Iterator[str]:
     server.stop()
 
 
+# --- which database engine the project database fixtures use --------------------------------
+# Unset: SQLite files. `AGENTFLOWS_TEST_POSTGRES=local`: a throwaway PostgreSQL server started for the
+# session. Any other value: the URL of a PostgreSQL server to create per-test databases in
+# (e.g. postgresql+psycopg://app@127.0.0.1:5432/postgres). `make test-postgres` runs the suite that way.
+_TEST_POSTGRES = os.environ.pop("AGENTFLOWS_TEST_POSTGRES", "")
+_pg_server: list[object] = []
+
+
+def _postgres_admin_url() -> str | None:
+    if not _TEST_POSTGRES:
+        return None
+    if _TEST_POSTGRES != "local":
+        return _TEST_POSTGRES
+    if not _pg_server:
+        from tests.triggers.postgres import start_postgres
+
+        server = start_postgres(["agentflows_admin"])
+        atexit.register(server.stop)
+        _pg_server.append(server)
+    return _pg_server[0].url("agentflows_admin")  # type: ignore[attr-defined]
+
+
+def _create_pg_database(name: str, template: str | None = None) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(_postgres_admin_url())
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    engine.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+def _fresh_database_url(tmp_path: Path, template: str | None = None) -> str:
+    if _postgres_admin_url():
+        import uuid
+
+        return _create_pg_database(f"t_{uuid.uuid4().hex[:12]}", template)
+    return f"sqlite:///{tmp_path / 'agentflows.db'}"
+
+
 def use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> str:
     """Point the project at `url` (settings are cached per process, so clear them) and migrate it."""
     from agentflows.db.migrate import upgrade
@@ -75,19 +117,19 @@ def use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> str:
 
 @pytest.fixture
 def empty_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated, empty SQLite database for one test."""
-    yield use_database(monkeypatch, f"sqlite:///{tmp_path / 'agentflows.db'}")
+    """A fresh, migrated, empty project database for one test (SQLite, or PostgreSQL when configured)."""
+    yield use_database(monkeypatch, _fresh_database_url(tmp_path))
     get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
 def seeded_db_file() -> Path:
-    """The demo CRM, seeded once per session into a template file that tests copy."""
+    """The demo CRM, seeded once per session into a template (file or PostgreSQL database) tests copy."""
     from agentflows.db.migrate import upgrade
     from agentflows.seed.crm import seed_crm
 
     path = _SESSION_DIR / "seeded-template.db"
-    url = f"sqlite:///{path}"
+    url = _create_pg_database("seeded_template") if _postgres_admin_url() else f"sqlite:///{path}"
     os.environ["AGENTFLOWS_DATABASE_URL"] = url
     get_settings.cache_clear()
     try:
@@ -105,9 +147,12 @@ def seeded_db_file() -> Path:
 @pytest.fixture
 def seeded_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeded_db_file: Path) -> Iterator[str]:
     """A private copy of the seeded demo CRM for one test (tests may write to it freely)."""
-    copy = tmp_path / "agentflows.db"
-    shutil.copy(seeded_db_file, copy)
-    yield use_database(monkeypatch, f"sqlite:///{copy}")
+    if _postgres_admin_url():
+        yield use_database(monkeypatch, _fresh_database_url(tmp_path, template="seeded_template"))
+    else:
+        copy = tmp_path / "agentflows.db"
+        shutil.copy(seeded_db_file, copy)
+        yield use_database(monkeypatch, f"sqlite:///{copy}")
     get_settings.cache_clear()
 
 
