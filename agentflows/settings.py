@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     )
     approval_poll_s: int = Field(default=5, gt=0, description="How often a paused run checks for input.")
     history_limit: int = Field(default=25, gt=0, description="Most recent CRM activities in a brief.")
+    memory_window_days: int = Field(
+        default=180, gt=0, description="Earlier outreach to an account shown in briefs; its angles are not reused."
+    )
+    memory_max_items: int = Field(default=10, gt=0, description="At most this many earlier outreaches per brief.")
 
     # --- fraud check ---------------------------------------------------------------------------
     fraud_templates_dir: Path | None = Field(

@@ -34,6 +34,7 @@ from agents.outreach.router import RouteInput
 from tasks.crm import ProspectRecord, load_prospects
 from tasks.email import send_email
 from tasks.generation import choose_writer, draft_emails, research
+from tasks.memory import angles_to_avoid
 from tasks.outreach import Decision, Outcome, SavedDrafts, open_review, record_decision, save_drafts
 from tasks.usage import publish_usage
 from tasks.web import fetch_website
@@ -136,6 +137,8 @@ def drafts_markdown(
         f"\n## Brief\n{brief.summary}\n\n| id | fact | source |\n|---|---|---|\n{facts}",
         "\n**Likely pains:** " + "; ".join(brief.pains),
     ]
+    if brief.prior_outreach:
+        parts.append("\n## Prior outreach to this account\n" + "\n".join(f"- {line}" for line in brief.prior_outreach))
     for i, v in enumerate(drafts.variants, start=1):
         body = "\n".join(f"> {line}" if line else ">" for line in v.body.splitlines())
         parts.append(
@@ -181,7 +184,9 @@ async def draft_for(record: ProspectRecord, batch_run_id: str) -> SavedDrafts:
     profile = record.profile
     async with drafting_slots():
         web = await fetch_website(f"https://{profile.domain}/")
-        brief = await research(ResearchInput(prospect=profile, history=record.history, web=web))
+        brief = await research(
+            ResearchInput(prospect=profile, history=record.history, web=web, prior_outreach=record.prior_outreach)
+        )
         route = await choose_writer(RouteInput(prospect=profile, brief=brief))
         drafts = await draft_emails(
             WriterInput(
@@ -191,6 +196,7 @@ async def draft_for(record: ProspectRecord, batch_run_id: str) -> SavedDrafts:
                 seller_company=settings.seller_company,
                 offer=settings.seller_offer,
                 sender_name=settings.sender_name,
+                avoid_angles=angles_to_avoid(record.prior_outreach),
             )
         )
     return await save_drafts(batch_run_id, profile, route.writer, settings.model_for("writer"), brief, drafts)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from agentflows.db import session_scope
 from agentflows.db.crm import Account, Activity, ActivityKind, Contact, Deal, DealStage
 from agentflows.settings import get_settings
-from agents.outreach.brief import HistoryItem, ProspectProfile
+from agents.outreach.brief import HistoryItem, PriorOutreach, ProspectProfile
 
 
 class UnknownProspectsError(ValueError):
@@ -112,17 +112,27 @@ def load_history_sync(account_ids: Sequence[int], limit: int) -> dict[int, list[
 class ProspectRecord(BaseModel):
     profile: ProspectProfile
     history: list[HistoryItem]
+    prior_outreach: list[PriorOutreach] = []
 
 
 def load_prospects_sync(contact_ids: Sequence[int]) -> dict[int, ProspectRecord]:
+    from tasks.memory import prior_outreach_sync
+
     profiles = load_profiles_sync(contact_ids)
-    history = load_history_sync(sorted({p.account_id for p in profiles.values()}), get_settings().history_limit)
-    return {cid: ProspectRecord(profile=p, history=history.get(p.account_id, [])) for cid, p in profiles.items()}
+    account_ids = sorted({p.account_id for p in profiles.values()})
+    history = load_history_sync(account_ids, get_settings().history_limit)
+    memory = prior_outreach_sync(account_ids)
+    return {
+        cid: ProspectRecord(
+            profile=p, history=history.get(p.account_id, []), prior_outreach=memory.get(p.account_id, [])
+        )
+        for cid, p in profiles.items()
+    }
 
 
 @task(name="load-prospects", retries=2, retry_delay_seconds=2)
 async def load_prospects(contact_ids: list[int]) -> dict[int, ProspectRecord]:
-    """Profiles and account histories of a whole batch in four queries; unknown ids fail here."""
+    """Profiles, account histories and prior outreach of a whole batch in five queries; unknown ids fail here."""
     return await asyncio.to_thread(load_prospects_sync, contact_ids)
 
 

@@ -154,6 +154,7 @@ def _record_decision_sync(review: DraftForReview, flow_run_id: str, decision: De
         "reviewer": decision.reviewer,
         "note": decision.note,
         "model": model,
+        "writer": review.writer.value,
     }
     with session_scope() as session:
         draft = session.get(OutreachDraft, review.draft_id)

@@ -54,12 +54,25 @@ class ProspectProfile(BaseModel):
     products_owned: list[str] = Field(default_factory=list)
 
 
+class PriorOutreach(BaseModel):
+    """One earlier outreach to someone at this account, as the CRM recorded it (account memory)."""
+
+    ref: str = Field(description="crm:activity:<id>")
+    when: datetime
+    contact: str
+    outcome: str = Field(description="sent, rejected or timed out")
+    angles: list[str] = Field(description="The angle sent, or the angles rejected")
+    subject: str = ""
+    note: str = Field(default="", description="The reviewer's note (why rejected, what changed)")
+
+
 class ResearchInput(BaseModel):
-    """Everything the researcher may use: the CRM profile, history and the website text."""
+    """Everything the researcher may use: the CRM profile, history, website text and prior outreach."""
 
     prospect: ProspectProfile
     history: list[HistoryItem]
     web: WebFindings
+    prior_outreach: list[PriorOutreach] = Field(default_factory=list)
 
 
 class Fact(BaseModel):
@@ -75,6 +88,10 @@ class ProspectBrief(BaseModel):
     facts: list[Fact] = Field(min_length=1, description="Numbered facts, each with its source")
     pains: list[str] = Field(default_factory=list, description="Likely problems worth addressing")
     web_source: str = Field(description="'used: <url>' or 'unavailable: <reason>'")
+    prior_outreach: list[str] = Field(
+        default_factory=list,
+        description="One line per earlier outreach to this account: date, who, outcome, angle, reviewer's note",
+    )
 
 
 class Route(BaseModel):

@@ -18,7 +18,8 @@ You are a B2B sales researcher. From the prospect's CRM profile, account history
 write a brief for an email writer: a short summary, numbered facts (F1, F2, ...) each with the
 source it came from (the history item's `ref`, `web:<url>` for the website, `profile` for the CRM
 profile), and the likely pains worth addressing. Only state facts that appear in the data. If the
-website was unavailable, say so in `web_source` as 'unavailable: <reason>'.
+website was unavailable, say so in `web_source` as 'unavailable: <reason>'. Summarise earlier outreach
+to this account in `prior_outreach`, one line each: date, who, outcome, angle, and the reviewer's note.
 """
 
 # Sentences from a web page that look like orders to a model rather than facts about a company.
@@ -86,7 +87,13 @@ def compose_offline(payload: dict[str, Any]) -> ProspectBrief:
         f"{offline.OFFLINE_MARK} {p.name} ({p.role}) at {p.company}, {status}; "
         f"{len(data.history)} CRM history items; website {'read' if data.web.available else 'not read'}."
     )
-    return ProspectBrief(summary=summary, facts=facts, pains=pains, web_source=web_source)
+    prior = [
+        f"{o.when:%Y-%m-%d}: {o.outcome} to {o.contact}, angle {', '.join(o.angles) or 'unknown'}"
+        + (f' ("{o.subject}")' if o.subject else "")
+        + (f"; reviewer's note: {o.note}" if o.note else "")
+        for o in data.prior_outreach
+    ]
+    return ProspectBrief(summary=summary, facts=facts, pains=pains, web_source=web_source, prior_outreach=prior)
 
 
 offline.register(NAME, compose_offline)

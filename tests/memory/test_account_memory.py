@@ -1,0 +1,54 @@
+"""Account memory: a second outreach at the same account knows the first one and does not reuse
+its angle. Memory is read from the CRM's activity history, not kept in process memory."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+from sqlalchemy import select
+
+from agentflows.db import session_scope
+from agentflows.db.crm import OutreachDraft
+from agents.outreach.router import rule_route
+from tasks.crm import load_profiles_sync
+from tests.helpers import pending_by_contact, run_in_background, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def two_contacts_one_account_same_writer() -> tuple[int, int]:
+    groups: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for cid, profile in sorted(load_profiles_sync(list(range(1, 400))).items()):
+        groups[(profile.account_id, rule_route(profile).writer.value)].append(cid)
+    return next(tuple(ids[:2]) for ids in groups.values() if len(ids) >= 2)  # type: ignore[return-value]
+
+
+def run_and_approve(contact: int, variant: int) -> dict:
+    import asyncio
+
+    from agentflows.approvals import approval_input, submit
+    from flows.prospect_outreach import prospect_outreach
+
+    bg = run_in_background(lambda: prospect_outreach([contact]))
+    pending = wait_for(lambda: bg.check() or pending_by_contact([contact]), what="a paused approval run")[contact]
+    asyncio.run(submit(pending.flow_run_id, approval_input(pending.flow_run_id, variant=variant, reviewer="Rep")))
+    bg.join(120)
+    with session_scope() as s:
+        draft = s.scalar(select(OutreachDraft).where(OutreachDraft.contact_id == contact))
+    return {"variants": draft.variants, "brief": draft.brief}
+
+
+def test_second_contact_at_an_account_gets_a_new_angle(prefect_server, seeded_db, smtp_sink):
+    first, second = two_contacts_one_account_same_writer()
+    one = run_and_approve(first, variant=1)
+    sent_angle = one["variants"][0]["angle"]
+    assert one["brief"]["prior_outreach"] == [] or all(
+        sent_angle not in line for line in one["brief"]["prior_outreach"]
+    )
+
+    two = run_and_approve(second, variant=1)
+    prior = two["brief"]["prior_outreach"]
+    assert any("sent to" in line and sent_angle in line for line in prior), prior
+    assert sent_angle not in {v["angle"] for v in two["variants"]}, "the angle already used is not pitched again"
+    assert len(smtp_sink.messages) == 2
