@@ -151,6 +151,18 @@ def drafts_markdown(
     return "\n".join(parts)
 
 
+def form_description(profile: ProspectProfile, model: str, drafts: EmailDrafts) -> str:
+    """What the approval form shows: the three drafts first (the form's box is small), sources elsewhere."""
+    lines = [f"### {profile.name}, {profile.role} at {profile.company}"]
+    if model == "offline":
+        lines.append("_Offline model: drafted without a language model, from CRM and web facts only._")
+    for i, v in enumerate(drafts.variants, start=1):
+        body = "\n".join(f"> {line}" if line else ">" for line in v.body.splitlines())
+        lines.append(f"\n**Variant {i}** ({v.angle}): **{v.subject}**\n\n{body}")
+    lines.append("\nThe brief, its facts and their sources are in this run's **Artifacts** tab.")
+    return "\n".join(lines)
+
+
 async def ask_reviewer(drafts: EmailDrafts, digest: str, description: str) -> Decision:
     """Pause until a reviewer answers; re-ask (with the reason) when an answer cannot be accepted."""
     settings = get_settings()
@@ -216,7 +228,7 @@ async def outreach_approval(draft_id: int) -> ProspectOutcome:
         key=f"outreach-drafts-{profile.contact_id}",
         description=f"Drafts for {profile.name} at {profile.company}",
     )
-    decision = await ask_reviewer(review.drafts, review.digest, markdown)
+    decision = await ask_reviewer(review.drafts, review.digest, form_description(profile, review.model, review.drafts))
     key = await record_decision(review, flow_run_id, decision)
     message_id = await send_email(key) if key else None
     get_run_logger().info("prospect %s: %s", profile.contact_id, decision.outcome)
