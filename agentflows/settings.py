@@ -124,6 +124,10 @@ class Settings(BaseSettings):
         default=180, gt=0, description="Earlier outreach to an account shown in briefs; its angles are not reused."
     )
     memory_max_items: int = Field(default=10, gt=0, description="At most this many earlier outreaches per brief.")
+    memory_max_examples: int = Field(default=3, ge=0, description="Reviewer examples given to a writer per call.")
+    memory_max_chars: int = Field(
+        default=6000, gt=0, description="Cap on the memory text given to one model call; hitting it is logged."
+    )
 
     # --- fraud check ---------------------------------------------------------------------------
     fraud_templates_dir: Path | None = Field(

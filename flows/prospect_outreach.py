@@ -34,7 +34,7 @@ from agents.outreach.router import RouteInput
 from tasks.crm import ProspectRecord, load_prospects
 from tasks.email import send_email
 from tasks.generation import choose_writer, draft_emails, research
-from tasks.memory import angles_to_avoid
+from tasks.memory import angles_to_avoid, style_examples
 from tasks.outreach import Decision, Outcome, SavedDrafts, open_review, record_decision, save_drafts
 from tasks.usage import publish_usage
 from tasks.web import fetch_website
@@ -200,6 +200,8 @@ async def draft_for(record: ProspectRecord, batch_run_id: str) -> SavedDrafts:
             ResearchInput(prospect=profile, history=record.history, web=web, prior_outreach=record.prior_outreach)
         )
         route = await choose_writer(RouteInput(prospect=profile, brief=brief))
+        context = " ".join([brief.summary, *(f.text for f in brief.facts)])
+        examples = await style_examples(route.writer.value, context)
         drafts = await draft_emails(
             WriterInput(
                 prospect=profile,
@@ -209,6 +211,7 @@ async def draft_for(record: ProspectRecord, batch_run_id: str) -> SavedDrafts:
                 offer=settings.seller_offer,
                 sender_name=settings.sender_name,
                 avoid_angles=angles_to_avoid(record.prior_outreach),
+                style_examples=examples,
             )
         )
     return await save_drafts(batch_run_id, profile, route.writer, settings.model_for("writer"), brief, drafts)

@@ -101,6 +101,19 @@ class Route(BaseModel):
     reason: str = Field(description="One sentence citing the facts that decided it")
 
 
+class StyleExample(BaseModel):
+    """A reviewer's earlier verdict on this writer's drafts: an edited approval, or a rejection with a note."""
+
+    kind: str = Field(description="'edited' (draft -> what the reviewer sent) or 'rejected' (with the reason)")
+    ref: str = Field(description="crm:activity:<id>")
+    reviewer: str = ""
+    drafted_subject: str = ""
+    drafted_body: str = ""
+    final_subject: str = ""
+    final_body: str = ""
+    note: str = ""
+
+
 class WriterInput(BaseModel):
     """What a writer sees: the prospect, the brief, who we are, and angles to leave alone."""
 
@@ -111,6 +124,9 @@ class WriterInput(BaseModel):
     offer: str
     sender_name: str
     avoid_angles: list[str] = Field(default_factory=list, description="Angles already used on this account")
+    style_examples: list[StyleExample] = Field(
+        default_factory=list, description="Reviewers' edits to follow and rejections to learn from"
+    )
 
 
 class EmailVariant(BaseModel):

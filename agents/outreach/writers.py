@@ -24,6 +24,8 @@ Write three personalised cold emails (subject, body, angle, facts_used) to the p
 `sender_name` at `seller_company`, who offers `offer`. Each variant takes a different angle, none
 of those in `avoid_angles`. Ground every claim in the brief and list the ids of the facts used
 (F1, F2, ...). Plain text, under 150 words, one clear call to action, no placeholders.
+`style_examples` are reviewers' earlier verdicts on drafts like yours: follow how they rewrote drafts
+(openings, tone, length) in `final_body`, and avoid what the notes of rejected drafts criticise.
 """
 
 
@@ -166,12 +168,13 @@ def compose_offline(payload: dict[str, Any]) -> EmailDrafts:
     angles = (angles + [a for a in spec.angles if a not in angles])[:3]
     facts = data.brief.facts
     first = data.prospect.name.split()[0]
+    house_opening = reviewer_opening(data)
     variants = []
     for i, (angle, subject, opening) in enumerate(angles):
         cited: list[Fact] = [facts[1 + (i % (len(facts) - 1))]] if len(facts) > 1 else [facts[0]]
         pain = data.brief.pains[i % len(data.brief.pains)] if data.brief.pains else "slow reporting"
         body = (
-            f"Hi {first},\n\n{_fmt(opening, data)} {_fact_sentence(cited[0])}\n\n"
+            f"Hi {first},\n\n{house_opening or _fmt(opening, data)} {_fact_sentence(cited[0])}\n\n"
             f"{data.seller_company} offers {data.offer}. For a team like yours that usually means less "
             f"time lost to {pain}.\n\n"
             "Would a 20-minute call next week be useful? Reply with a time that suits you.\n\n"
@@ -181,6 +184,26 @@ def compose_offline(payload: dict[str, Any]) -> EmailDrafts:
             EmailVariant(subject=_fmt(subject, data)[:150], body=body, angle=angle, facts_used=[c.id for c in cited])
         )
     return EmailDrafts(variants=variants)
+
+
+def _paragraphs(body: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n\s*\n", body.replace("\r\n", "\n")) if p.strip()]
+
+
+def reviewer_opening(data: WriterInput) -> str | None:
+    """The opening sentence a reviewer wrote in place of ours, from the most relevant edited example.
+
+    The offline writer follows reviewers the simplest faithful way: it opens the way they opened.
+    """
+    for example in data.style_examples:
+        if example.kind != "edited":
+            continue
+        final, drafted = _paragraphs(example.final_body), _paragraphs(example.drafted_body)
+        final_opening = final[1] if len(final) > 1 and final[0].lower().startswith(("hi", "hello", "dear")) else None
+        drafted_opening = drafted[1] if len(drafted) > 1 else None
+        if final_opening and final_opening != drafted_opening:
+            return re.split(r"(?<=[.!?])\s", final_opening, maxsplit=1)[0]
+    return None
 
 
 def _fact_sentence(fact: Fact) -> str:

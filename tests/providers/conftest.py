@@ -1,22 +1,12 @@
-"""A fake provider (real HTTP, real SDK clients) answering like the offline model, per API."""
+"""Pointing the agents at the fake provider (fixture `fake_provider` in tests/conftest.py), per API."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
 from agentflows.settings import get_settings
 from agents.catalog import clear_agent_caches
-from tests.fake_provider import FakeProvider, FaultConfig
-from tests.providers.responders import offline_responder
-
-
-@pytest.fixture
-def fake_provider() -> Iterator[FakeProvider]:
-    with FakeProvider(responder=offline_responder, faults=FaultConfig(retry_after_s=0.05)) as fp:
-        yield fp
-    clear_agent_caches()
+from tests.fake_provider import FakeProvider
 
 
 def use_provider(monkeypatch: pytest.MonkeyPatch, fp: FakeProvider, api: str, retries: int = 3) -> str:
