@@ -51,6 +51,8 @@ def prior_outreach_sync(account_ids: Sequence[int]) -> dict[int, list[PriorOutre
             if len(memory[activity.account_id]) >= settings.memory_max_items:
                 continue
             details = activity.details or {}
+            if details.get("forgotten"):
+                continue
             angles = [details["angle"]] if details.get("angle") else list(details.get("angles", []))
             memory[activity.account_id].append(
                 PriorOutreach(
@@ -71,7 +73,7 @@ def angles_to_avoid(prior: Sequence[PriorOutreach]) -> list[str]:
     return sorted({a for o in prior if o.outcome == "sent" for a in o.angles})
 
 
-def _examples_sync(writer: str) -> list[StyleExample]:
+def examples_sync(writer: str) -> list[StyleExample]:
     """Every reviewer verdict on this writer's drafts: edited approvals and rejections with a note."""
     with session_scope() as session:
         rows = session.scalars(
@@ -83,7 +85,7 @@ def _examples_sync(writer: str) -> list[StyleExample]:
     examples = []
     for a in rows:
         d = a.details or {}
-        if d.get("writer") != writer:
+        if d.get("writer") != writer or d.get("forgotten"):
             continue
         if a.kind == ActivityKind.OUTREACH_SENT and d.get("edited"):
             examples.append(
@@ -146,5 +148,15 @@ def select_examples(candidates: list[StyleExample], context: str) -> list[StyleE
 @task(name="select-style-examples", retries=1)
 async def style_examples(writer: str, context: str) -> list[StyleExample]:
     """Reviewer examples for this writer, most relevant to `context` (the brief) first."""
-    candidates = await asyncio.to_thread(_examples_sync, writer)
+    candidates = await asyncio.to_thread(examples_sync, writer)
     return select_examples(candidates, context)
+
+
+def forget_sync(activity_id: int) -> bool:
+    """Keep an activity in the CRM but out of every agent's memory; False if it is not outreach."""
+    with session_scope() as session:
+        activity = session.get(Activity, activity_id)
+        if activity is None or activity.kind not in OUTCOMES:
+            return False
+        activity.details = {**(activity.details or {}), "forgotten": True}
+    return True

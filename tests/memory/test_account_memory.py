@@ -52,3 +52,34 @@ def test_second_contact_at_an_account_gets_a_new_angle(prefect_server, seeded_db
     assert any("sent to" in line and sent_angle in line for line in prior), prior
     assert sent_angle not in {v["angle"] for v in two["variants"]}, "the angle already used is not pitched again"
     assert len(smtp_sink.messages) == 2
+
+
+def test_memory_show_prints_what_the_brief_gets_and_forget_prunes_it(seeded_db):
+    from typer.testing import CliRunner
+
+    from agentflows.cli import app
+    from agentflows.db.crm import Activity, ActivityKind, Contact
+    from tasks.memory import prior_outreach_sync
+
+    with session_scope() as s:
+        contact = s.scalar(select(Contact).order_by(Contact.id).limit(1))
+        activity = Activity(
+            account_id=contact.account_id,
+            contact_id=contact.id,
+            kind=ActivityKind.OUTREACH_SENT,
+            subject="Hello",
+            body="b",
+            details={"angle": "peer proof", "writer": "x", "note": ""},
+        )
+        s.add(activity)
+        s.flush()
+        activity_id, account_id = activity.id, contact.account_id
+    shown = CliRunner().invoke(app, ["memory", "show", "--account", str(account_id)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "peer proof" in shown.output and "will not reuse: peer proof" in shown.output
+    assert [o.angles for o in prior_outreach_sync([account_id])[account_id]] == [["peer proof"]]
+
+    forgot = CliRunner().invoke(app, ["memory", "forget", "--activity", str(activity_id)])
+    assert forgot.exit_code == 0, forgot.output
+    assert prior_outreach_sync([account_id]).get(account_id, []) == []
+    refused = CliRunner().invoke(app, ["memory", "forget", "--activity", "999999"])
+    assert refused.exit_code == 2 and "not an outreach outcome" in refused.output
