@@ -178,3 +178,42 @@ def add_template(name: str, tactic: str, examples: list[str], claim_kinds: list[
         raise TemplateError(str(exc).replace(tmp.name, path.name)) from None
     tmp.rename(path)
     return path
+
+
+PROPOSED_DIR = "proposed"
+_ANONYMISE = [
+    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
+    (re.compile(r"https?://\S+"), "[url]"),
+    (re.compile(r"\+?\d[\d\s().-]{7,}\d"), "[phone]"),
+    (re.compile(r"\b\d{4,}\b"), "[number]"),
+]
+
+
+def anonymise(text: str) -> str:
+    """Strip what identifies a person or an order (emails, URLs, phone numbers, long numbers)."""
+    for pattern, replacement in _ANONYMISE:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())
+
+
+def propose_template(claim_id: int, claim_kind: str, message: str, analyst: str, note: str) -> Path:
+    """A draft template from a confirmed fraud that matched no template, under `proposed/`: not active.
+
+    The loader reads only the folder's top level, so a proposal changes nothing until a person moves
+    (and edits) it into the folder: activating a tactic stays a human decision.
+    """
+    folder = templates_dir() / PROPOSED_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    header = yaml.safe_dump(
+        {
+            "name": f"case-{claim_id}",
+            "tactic": f"Proposed from case {claim_id}, confirmed as fraud by {analyst}: {note or 'no note'}"[:300],
+            "claim_kinds": [claim_kind] if claim_kind in CLAIM_KINDS else [],
+            "status": "proposed - move this file up one folder (and edit it) to activate",
+        },
+        sort_keys=False,
+        allow_unicode=True,
+    )
+    path = folder / f"case-{claim_id}.md"
+    path.write_text(f"---\n{header}---\n{anonymise(message)}\n", encoding="utf-8")
+    return path

@@ -32,6 +32,7 @@ from prefect.flow_runs import apause_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
+from agentflows.fraud_templates import propose_template
 from agentflows.settings import get_settings
 from agents.fraud.models import CaseVerdict, ClaimSummary, Decision
 from tasks.fraud.agents import judge, run_signals
@@ -225,6 +226,11 @@ async def fraud_check(case_id: int) -> FraudCheckResult:
         release_sweep_slot()
         answer = await ask_analyst(verdict, markdown)
         await record_human_decision(verdict, flow_run_id, answer.action, answer.analyst, answer.note)
+        if answer.action == "confirm_fraud" and not verdict.templates:  # a tactic the templates do not know yet
+            path = await asyncio.to_thread(
+                propose_template, case_id, claim.kind, claim.message, answer.analyst or "analyst", answer.note
+            )
+            logger.info("confirmed fraud matched no template: proposed %s (inactive until a person moves it)", path)
     except Exception as exc:  # free the claim for a later check, then fail loudly
         await asyncio.to_thread(mark_failed_sync, case_id, flow_run_id, f"{type(exc).__name__}: {exc}")
         raise
