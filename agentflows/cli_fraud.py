@@ -117,8 +117,8 @@ def eval_fraud(
 ) -> None:
     """Run the checks on the labelled claims; print precision, recall, F1, confusion matrix, review rate."""
     from agentflows.db.migrate import upgrade
+    from agentflows.fraud_eval import analyst_feedback_sync, evaluate, fraud_eval
     from agentflows.fraud_eval import calibrate as fit
-    from agentflows.fraud_eval import evaluate, fraud_eval
     from tasks.fraud.risk import calibration_path, load_calibration
 
     if split not in ("holdout", "train", "all"):
@@ -147,6 +147,16 @@ def eval_fraud(
     for row in report.by_pattern:
         patterns.add_row(row["pattern"], str(row["claims"]), str(row["flagged"]), f"{row['flag rate']:.2f}")
     console.print(patterns)
+    feedback = analyst_feedback_sync()
+    reviewed = sum(feedback.values())
+    if reviewed:
+        benign = feedback.get("not_fraud", 0)
+        console.print(
+            f"analyst feedback: {reviewed} review cases decided, {benign} of them not fraud "
+            f"({benign / reviewed:.0%} of reviews turned out benign), {feedback.get('escalate', 0)} escalated"
+        )
+    else:
+        console.print("analyst feedback: no review case decided by an analyst yet")
     where = (
         "published as Prefect table artifacts 'fraud-eval-*'" if _prefect_up() else "no Prefect server: not published"
     )

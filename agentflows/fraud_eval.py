@@ -230,3 +230,19 @@ async def fraud_eval(split: Split = "holdout") -> dict[str, Any]:
         table=report.by_pattern, key=f"fraud-eval-{split}-patterns", description="Flag rate per planted pattern"
     )
     return {row["metric"]: row["value"] for row in report.summary_rows()}
+
+
+def analyst_feedback_sync() -> dict[str, int]:
+    """How the cases the system sent to review were decided by analysts (from the audit trail)."""
+    from sqlalchemy import func, select
+
+    from agentflows.db import session_scope
+    from agentflows.db.fraud import FraudDecision
+
+    with session_scope() as session:
+        rows = session.execute(
+            select(FraudDecision.action, func.count(FraudDecision.id))
+            .where(FraudDecision.action.in_(["confirm_fraud", "not_fraud", "escalate"]))
+            .group_by(FraudDecision.action)
+        ).all()
+    return {action: int(n) for action, n in rows}

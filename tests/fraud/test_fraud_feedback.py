@@ -50,3 +50,6 @@ def test_confirmed_fraud_without_template_match_proposes_an_inactive_template(pr
     text = proposed.read_text()
     assert "status: proposed" in text and "confirmed as fraud by Ana: new refund script" in text
     assert {t.name for t in load_templates().templates} == active_before, "a proposal is not active"
+    from agentflows.fraud_eval import analyst_feedback_sync
+
+    assert analyst_feedback_sync() == {"confirm_fraud": 1}, "the eval reports how analysts decided review cases"
