@@ -1,0 +1,1 @@
+"""Wiring: deployments (`prefect.yaml`, `serve.py`), the webhook receiver and `agentflows up`."""

@@ -246,6 +246,27 @@ class Receiver:
         self.settings = settings
         self.verifiers = {source: [Webhook(s) for s in values] for source, values in secrets.items()}
         self._deployment_ids: dict[str, UUID] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def record_run(self, row_id: int, flow_run_id: str) -> None:
+        """Store the run id after answering, off the sender's clock (one commit less per delivery).
+
+        Safe because Prefect's idempotency key already makes the run unique: if this write is lost
+        (a crash right after the answer), a redelivery takes the row over after `STALE_CLAIM` and
+        gets the same run back from Prefect. Copies arriving meanwhile wait for the write.
+        """
+        task = asyncio.create_task(asyncio.to_thread(finish_sync, row_id, flow_run_id, None))
+        self._writes.add(task)
+        task.add_done_callback(self._write_done)
+
+    def _write_done(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("could not store a delivery's run id: %s", type(task.exception()).__name__)
+
+    async def drain(self) -> None:
+        """Wait for run ids still being stored (at shutdown)."""
+        await asyncio.gather(*self._writes, return_exceptions=True)
 
     def run_url(self, flow_run_id: str) -> str:
         from agentflows.prefect_env import prefect_ui_url
@@ -307,7 +328,7 @@ class Receiver:
                     type(exc).__name__,
                 )
                 raise HTTPException(503, f"could not start {deployment}; retry the delivery") from exc
-            await asyncio.to_thread(finish_sync, row.id, flow_run_id, None)
+            self.record_run(row.id, flow_run_id)
             log.info(
                 "accepted %s delivery %s -> %s run %s",
                 delivery.source,
@@ -429,6 +450,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with get_client() as client:
             app.state.receiver = Receiver(client, current, secrets)
             yield
+            await app.state.receiver.drain()
 
     app = FastAPI(title="agentflows webhooks", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     for router in (crm, shop, landing, plans):

@@ -21,6 +21,7 @@ from agentflows.db import session_scope
 from agentflows.db.webhooks import DeliveryStatus, WebhookDelivery
 from deployments.webhook_secrets import generate_secret
 from deployments.webhooks import FRAUD_CHECK, LANDING_PLAN, OUTREACH
+from tests.helpers import wait_for
 from tests.triggers.conftest import SECRETS, count_runs, signed_headers
 
 pytestmark = pytest.mark.e2e
@@ -70,9 +71,13 @@ def test_standardwebhooks_signature_starts_outreach(receiver, trigger_deployment
     assert data["flow_run_url"].endswith(f"/runs/flow-run/{data['flow_run_id']}")
     assert data["delivery_id"] == headers["webhook-id"] and data["deployment"] == OUTREACH
     assert count_runs(deployment) == before + 1
-    with session_scope(receiver.db_url) as session:
-        row = session.scalar(select(WebhookDelivery).where(WebhookDelivery.delivery_id == headers["webhook-id"]))
-        assert row.status == DeliveryStatus.STARTED and row.flow_run_id == data["flow_run_id"]
+
+    def stored() -> WebhookDelivery | None:  # the run id is written right after the answer
+        with session_scope(receiver.db_url) as session:
+            row = session.scalar(select(WebhookDelivery).where(WebhookDelivery.delivery_id == headers["webhook-id"]))
+        return row if row.status == DeliveryStatus.STARTED else None
+
+    assert wait_for(stored, timeout=10, interval=0.05, what="the stored run id").flow_run_id == data["flow_run_id"]
 
 
 def test_svix_signature_with_the_rotated_secret_starts_fraud_check(receiver, trigger_deployments):
