@@ -25,7 +25,7 @@ from prefect.deployments.flow_runs import arun_deployment
 from pydantic import BaseModel
 
 from agentflows.settings import get_settings
-from flows.fraud_sweep import SweepSummary, _check_one, select_undecided
+from flows.fraud_sweep import SweepSummary, check_one, select_undecided
 
 CHUNK_DEPLOYMENT = "fraud-claims/on-demand"
 
@@ -39,7 +39,7 @@ class FanoutSummary(BaseModel):
 async def fraud_claims(case_ids: list[int]) -> SweepSummary:
     """Check these claims as a sweep would: `fraud-check` subflows, a bounded number at a time."""
     slots = asyncio.Semaphore(get_settings().fraud_sweep_concurrency)
-    items = list(await asyncio.gather(*(_check_one(case_id, slots) for case_id in case_ids)))
+    items = list(await asyncio.gather(*(check_one(case_id, slots) for case_id in case_ids)))
     counts = dict(Counter(item.outcome for item in items))
     get_run_logger().info("checked %d claims: %s", len(items), counts)
     return SweepSummary(selected=len(case_ids), counts=counts, items=items)

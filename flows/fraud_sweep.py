@@ -44,7 +44,7 @@ async def select_undecided(since: datetime | None, limit: int) -> list[int]:
     return await asyncio.to_thread(undecided_claims, since, limit)
 
 
-async def _check_one(case_id: int, slots: asyncio.Semaphore) -> SweepItem:
+async def check_one(case_id: int, slots: asyncio.Semaphore) -> SweepItem:
     """One `fraud-check` subflow holding a slot until it finishes or starts waiting for an analyst."""
     await slots.acquire()
     released = False
@@ -78,7 +78,7 @@ async def fraud_sweep(since: datetime | None = None, limit: int = 500) -> SweepS
     case_ids = await select_undecided(since, limit)
     slots = asyncio.Semaphore(get_settings().fraud_sweep_concurrency)
     logger.info("sweeping %d undecided claims, %d at a time", len(case_ids), get_settings().fraud_sweep_concurrency)
-    items = list(await asyncio.gather(*(_check_one(cid, slots) for cid in case_ids)))
+    items = list(await asyncio.gather(*(check_one(cid, slots) for cid in case_ids)))
     counts = dict(Counter(item.outcome for item in items))
     if items:
         await acreate_table_artifact(
