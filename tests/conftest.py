@@ -12,7 +12,7 @@ import atexit
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -122,37 +122,46 @@ def empty_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
-def seeded_db_file() -> Path:
-    """The demo CRM, seeded once per session into a template (file or PostgreSQL database) tests copy."""
+def seed_template(name: str, seed: Callable[[], object]) -> str:
+    """Migrate and seed a template database once (a SQLite file, or a PostgreSQL database); returns its URL."""
     from agentflows.db.migrate import upgrade
-    from agentflows.seed.crm import seed_crm
+    from agentflows.db.session import get_engine
 
-    path = _SESSION_DIR / "seeded-template.db"
-    url = _create_pg_database("seeded_template") if _postgres_admin_url() else f"sqlite:///{path}"
+    url = _create_pg_database(name) if _postgres_admin_url() else f"sqlite:///{_SESSION_DIR / name}.db"
     os.environ["AGENTFLOWS_DATABASE_URL"] = url
     get_settings.cache_clear()
     try:
         upgrade(url)
-        seed_crm()
+        seed()
     finally:
         os.environ.pop("AGENTFLOWS_DATABASE_URL", None)
         get_settings.cache_clear()
-    from agentflows.db.session import get_engine
-
     get_engine(url).dispose()
-    return path
+    return url
+
+
+def copy_of_template(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, template_url: str) -> str:
+    """A private, migrated copy of a seeded template for one test (tests may write to it freely)."""
+    if _postgres_admin_url():
+        name = template_url.rsplit("/", 1)[1]
+        return use_database(monkeypatch, _fresh_database_url(tmp_path, template=name))
+    copy = tmp_path / "agentflows.db"
+    shutil.copy(template_url.removeprefix("sqlite:///"), copy)
+    return use_database(monkeypatch, f"sqlite:///{copy}")
+
+
+@pytest.fixture(scope="session")
+def seeded_db_file() -> str:
+    """The demo CRM, seeded once per session into a template that tests copy."""
+    from agentflows.seed.crm import seed_crm
+
+    return seed_template("seeded_template", seed_crm)
 
 
 @pytest.fixture
-def seeded_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeded_db_file: Path) -> Iterator[str]:
-    """A private copy of the seeded demo CRM for one test (tests may write to it freely)."""
-    if _postgres_admin_url():
-        yield use_database(monkeypatch, _fresh_database_url(tmp_path, template="seeded_template"))
-    else:
-        copy = tmp_path / "agentflows.db"
-        shutil.copy(seeded_db_file, copy)
-        yield use_database(monkeypatch, f"sqlite:///{copy}")
+def seeded_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeded_db_file: str) -> Iterator[str]:
+    """A private copy of the seeded demo CRM for one test."""
+    yield copy_of_template(monkeypatch, tmp_path, seeded_db_file)
     get_settings.cache_clear()
 
 

@@ -3,7 +3,6 @@ template folder per test, and a hand-built shop for signal tests."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,37 +10,22 @@ from pathlib import Path
 import pytest
 
 from agentflows.settings import get_settings
-from tests.conftest import _SESSION_DIR, use_database
+from tests.conftest import copy_of_template, seed_template
 from tests.fraud.builders import Shop
 
 
 @pytest.fixture(scope="session")
-def market_db_file() -> Path:
+def market_db_file() -> str:
     """The seeded marketplace (5,000 customers, 50,000 orders, 2,000 labelled claims), seeded once."""
-    from agentflows.db.migrate import upgrade
-    from agentflows.db.session import get_engine
     from agentflows.seed.marketplace import seed_marketplace
 
-    path = _SESSION_DIR / "market-template.db"
-    url = f"sqlite:///{path}"
-    os.environ["AGENTFLOWS_DATABASE_URL"] = url
-    get_settings.cache_clear()
-    try:
-        upgrade(url)
-        seed_marketplace()
-    finally:
-        os.environ.pop("AGENTFLOWS_DATABASE_URL", None)
-        get_settings.cache_clear()
-    get_engine(url).dispose()
-    return path
+    return seed_template("market_template", seed_marketplace)
 
 
 @pytest.fixture
-def market_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, market_db_file: Path) -> Iterator[str]:
+def market_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, market_db_file: str) -> Iterator[str]:
     """A private copy of the seeded marketplace for one test."""
-    copy = tmp_path / "market.db"
-    shutil.copy(market_db_file, copy)
-    yield use_database(monkeypatch, f"sqlite:///{copy}")
+    yield copy_of_template(monkeypatch, tmp_path, market_db_file)
     get_settings.cache_clear()
 
 
