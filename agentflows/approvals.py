@@ -119,16 +119,24 @@ def approval_input(
     return data
 
 
-async def submit(flow_run_id: str, run_input: dict[str, Any]) -> None:
-    """Resume the paused run with `run_input`; a refusal by the server is reported, not swallowed."""
+async def resume_paused_run(flow_run_id: str, run_input: dict[str, Any], error: type[Exception]) -> None:
+    """Resume a paused run with its form's answer; a refusal is raised as `error`, never swallowed.
+
+    Shared by every approval form (outreach drafts, fraud reviews): the messages say what to do next.
+    """
     from prefect.exceptions import NotPausedError, ObjectNotFound
     from prefect.flow_runs import aresume_flow_run
 
     try:
         await aresume_flow_run(UUID(flow_run_id), run_input=run_input)
     except NotPausedError as exc:
-        raise ApprovalError(f"run {flow_run_id} is not paused (already decided, or not started yet)") from exc
+        raise error(f"run {flow_run_id} is not paused (already answered, or not started yet)") from exc
     except ObjectNotFound as exc:
-        raise ApprovalError(f"no flow run {flow_run_id} on this Prefect server") from exc
+        raise error(f"no flow run {flow_run_id} on this Prefect server") from exc
     except RuntimeError as exc:
-        raise ApprovalError(f"the Prefect server refused the answer: {exc}; the run stays paused") from exc
+        raise error(f"the Prefect server refused the answer: {exc}; the run stays paused") from exc
+
+
+async def submit(flow_run_id: str, run_input: dict[str, Any]) -> None:
+    """Resume the paused outreach run with `run_input` (see `resume_paused_run`)."""
+    await resume_paused_run(flow_run_id, run_input, ApprovalError)

@@ -8,7 +8,6 @@ pauses again if the verdict the analyst saw is not the current one.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -54,15 +53,7 @@ def review_input(case_id: int, outcome: str, analyst: str, note: str = "") -> tu
 
 
 async def submit_review(flow_run_id: str, run_input: dict[str, Any]) -> None:
-    """Resume the paused run with the answer; a refusal by the server is reported, not swallowed."""
-    from prefect.exceptions import NotPausedError, ObjectNotFound
-    from prefect.flow_runs import aresume_flow_run
+    """Resume the paused fraud check with the analyst's answer (see `resume_paused_run`)."""
+    from agentflows.approvals import resume_paused_run
 
-    try:
-        await aresume_flow_run(UUID(flow_run_id), run_input=run_input)
-    except NotPausedError as exc:
-        raise ReviewError(f"run {flow_run_id} is not paused (already answered, or not started yet)") from exc
-    except ObjectNotFound as exc:
-        raise ReviewError(f"no flow run {flow_run_id} on this Prefect server") from exc
-    except RuntimeError as exc:
-        raise ReviewError(f"the Prefect server refused the answer: {exc}; the run stays paused") from exc
+    await resume_paused_run(flow_run_id, run_input, ReviewError)
