@@ -124,17 +124,24 @@ async def resume_paused_run(flow_run_id: str, run_input: dict[str, Any], error: 
 
     Shared by every approval form (outreach drafts, fraud reviews): the messages say what to do next.
     """
+    import asyncio
+
     from prefect.exceptions import NotPausedError, ObjectNotFound
     from prefect.flow_runs import aresume_flow_run
 
-    try:
-        await aresume_flow_run(UUID(flow_run_id), run_input=run_input)
-    except NotPausedError as exc:
-        raise error(f"run {flow_run_id} is not paused (already answered, or not started yet)") from exc
-    except ObjectNotFound as exc:
-        raise error(f"no flow run {flow_run_id} on this Prefect server") from exc
-    except RuntimeError as exc:
-        raise error(f"the Prefect server refused the answer: {exc}; the run stays paused") from exc
+    for _ in range(20):  # a run shows Paused a moment before its form's schema is saved: wait for it
+        try:
+            await aresume_flow_run(UUID(flow_run_id), run_input=run_input)
+            return
+        except RuntimeError as exc:
+            if "schema not found" not in str(exc):
+                raise error(f"the Prefect server refused the answer: {exc}; the run stays paused") from exc
+            await asyncio.sleep(0.25)
+        except NotPausedError as exc:
+            raise error(f"run {flow_run_id} is not paused (already answered, or not started yet)") from exc
+        except ObjectNotFound as exc:
+            raise error(f"no flow run {flow_run_id} on this Prefect server") from exc
+    raise error(f"run {flow_run_id} has no approval form yet; try again in a moment")
 
 
 async def submit(flow_run_id: str, run_input: dict[str, Any]) -> None:

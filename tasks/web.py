@@ -51,6 +51,8 @@ async def fetch_page_text(url: str) -> WebFindings:
         return WebFindings(url=url, available=False, error=f"more than {settings.web_max_redirects} redirects")
     except httpx.TimeoutException:
         return WebFindings(url=url, available=False, error=f"timed out after {settings.web_timeout_s:g}s")
+    except httpx.ConnectError:  # the OS's wording varies run to run; keep the brief (and its cache key) stable
+        return WebFindings(url=url, available=False, error="ConnectError: could not connect to the site")
     except httpx.HTTPError as exc:
         return WebFindings(url=url, available=False, error=f"{type(exc).__name__}: {exc}"[:200])
     html = b"".join(chunks).decode(encoding, errors="replace")
