@@ -29,7 +29,14 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
 from agentflows.settings import get_settings
-from agents.outreach.brief import EmailDrafts, ProspectBrief, ProspectProfile, ResearchInput, WriterInput
+from agents.outreach.brief import (
+    EmailDrafts,
+    ProspectBrief,
+    ProspectProfile,
+    ResearchInput,
+    StyleExample,
+    WriterInput,
+)
 from agents.outreach.router import RouteInput
 from tasks.crm import ProspectRecord, load_prospects
 from tasks.email import send_email
@@ -121,6 +128,7 @@ def drafts_markdown(
     drafts: EmailDrafts,
     digest: str,
     flow_run_id: str,
+    examples: list[StyleExample],
 ) -> str:
     """What the reviewer reads above the approval form and in the run's Artifacts tab."""
     offline_note = (
@@ -139,6 +147,11 @@ def drafts_markdown(
     ]
     if brief.prior_outreach:
         parts.append("\n## Prior outreach to this account\n" + "\n".join(f"- {line}" for line in brief.prior_outreach))
+    if examples:
+        parts.append(
+            "\n## Reviewer examples the writer was given\n"
+            + "\n".join(f"- {e.kind} by {e.reviewer or 'a reviewer'} (`{e.ref}`): {example_gist(e)}" for e in examples)
+        )
     for i, v in enumerate(drafts.variants, start=1):
         body = "\n".join(f"> {line}" if line else ">" for line in v.body.splitlines())
         parts.append(
@@ -149,6 +162,14 @@ def drafts_markdown(
         f" / `agentflows reject {flow_run_id} --reviewer NAME --note WHY`"
     )
     return "\n".join(parts)
+
+
+def example_gist(example: StyleExample) -> str:
+    """One line per example: the reviewer's rewritten opening, or why they rejected."""
+    text = example.final_body if example.kind == "edited" else example.note
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = next((line for line in lines if not line.endswith(",")), text)  # skip the "Hi Ana," greeting
+    return (first[:160] + "…") if len(first) > 160 else first
 
 
 def form_description(profile: ProspectProfile, model: str, drafts: EmailDrafts) -> str:
@@ -214,7 +235,7 @@ async def draft_for(record: ProspectRecord, batch_run_id: str) -> SavedDrafts:
                 style_examples=examples,
             )
         )
-    return await save_drafts(batch_run_id, profile, route.writer, settings.model_for("writer"), brief, drafts)
+    return await save_drafts(batch_run_id, profile, route.writer, settings.model_for("writer"), brief, drafts, examples)
 
 
 @flow(name="outreach-approval", flow_run_name="outreach-approval-{draft_id}", persist_result=True)
@@ -224,7 +245,14 @@ async def outreach_approval(draft_id: int) -> ProspectOutcome:
     review = await open_review(draft_id, flow_run_id)
     profile = review.profile
     markdown = drafts_markdown(
-        profile, review.brief, review.writer.value, review.model, review.drafts, review.digest, flow_run_id
+        profile,
+        review.brief,
+        review.writer.value,
+        review.model,
+        review.drafts,
+        review.digest,
+        flow_run_id,
+        review.style_examples,
     )
     await acreate_markdown_artifact(
         markdown=markdown,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from agentflows.db import session_scope
 from agentflows.db.base import utcnow
 from agentflows.db.crm import Activity, ActivityKind, OutreachDraft
-from agents.outreach.brief import EmailDrafts, ProspectBrief, ProspectProfile, WriterType
+from agents.outreach.brief import EmailDrafts, ProspectBrief, ProspectProfile, StyleExample, WriterType
 from tasks.email import add_to_outbox
 
 Outcome = Literal["sent", "rejected", "timed_out"]
@@ -59,6 +59,7 @@ def _save_draft_sync(
     model: str,
     brief: ProspectBrief,
     drafts: EmailDrafts,
+    examples: list[StyleExample],
 ) -> SavedDrafts:
     digest = drafts_digest(brief, drafts)
     with session_scope() as session:
@@ -80,6 +81,7 @@ def _save_draft_sync(
             row.model = model
             row.brief = brief.model_dump(mode="json")
             row.variants = [v.model_dump(mode="json") for v in drafts.variants]
+            row.style_examples = [e.model_dump(mode="json") for e in examples]
             row.digest = digest
         session.flush()
         return SavedDrafts(draft_id=row.id, digest=row.digest)
@@ -93,9 +95,10 @@ async def save_drafts(
     model: str,
     brief: ProspectBrief,
     drafts: EmailDrafts,
+    examples: list[StyleExample],
 ) -> SavedDrafts:
-    """Store the drafts a reviewer will see (once per batch and prospect)."""
-    return await asyncio.to_thread(_save_draft_sync, batch_run_id, profile, writer, model, brief, drafts)
+    """Store the drafts a reviewer will see (once per batch and prospect), with the examples behind them."""
+    return await asyncio.to_thread(_save_draft_sync, batch_run_id, profile, writer, model, brief, drafts, examples)
 
 
 class DraftForReview(BaseModel):
@@ -109,6 +112,7 @@ class DraftForReview(BaseModel):
     drafts: EmailDrafts
     digest: str
     status: str
+    style_examples: list[StyleExample] = []
 
 
 def _open_review_sync(draft_id: int, flow_run_id: str) -> DraftForReview:
@@ -131,6 +135,7 @@ def _open_review_sync(draft_id: int, flow_run_id: str) -> DraftForReview:
             drafts={"variants": row.variants},
             digest=row.digest,
             status=row.status,
+            style_examples=row.style_examples or [],
         )
     return DraftForReview(profile=load_profiles_sync([contact_id])[contact_id], **review)
 

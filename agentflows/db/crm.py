@@ -160,6 +160,8 @@ class OutreachDraft(Base):
     model: Mapped[str] = mapped_column(String(200))
     brief: Mapped[dict[str, Any]] = mapped_column(JSON)
     variants: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # the reviewer examples the writer was given, so the reviewer (and `memory`) can see what shaped the drafts
+    style_examples: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     digest: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="awaiting_approval")
     reviewer: Mapped[str | None] = mapped_column(String(200))
