@@ -177,6 +177,19 @@ class Settings(BaseSettings):
     webhook_max_wait_s: float = Field(
         default=30.0, ge=0, le=30, description="Upper bound of `?wait=N` on the landing-page webhook."
     )
+    webhook_answer_within_s: float = Field(
+        default=0.06,
+        ge=0,
+        le=10,
+        description=(
+            "How long a delivery's answer waits for Prefect to create its run. Later than that the answer is "
+            "202 `queued` with a status URL and the run is created from the durable queue (Prefect creates "
+            "~30 runs/s; a burst must not make senders time out and retry)."
+        ),
+    )
+    webhook_dispatch_concurrency: int = Field(
+        default=8, ge=1, le=100, description="Flow runs the receiver creates at once (the rest queue in order)."
+    )
     schedules_enabled: bool = Field(
         default=True,
         description="Deployment schedules (weekday prospect batch, fraud sweep) active; false deploys them paused.",

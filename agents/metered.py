@@ -8,7 +8,7 @@ slot, spends no budget and records no usage (it was not sent). For each request 
    stops *before* the request that would take it over (`BudgetExceededError`, never retried);
 2. a Prefect global concurrency limit (requests in flight) and a Prefect rate limit (requests
    per minute) per provider are taken around the request itself, shared by every process and
-   worker talking to the same Prefect server;
+   worker talking to the same Prefect server (leased in batches: `agents.provider_limits`);
 3. the provider's reported usage and its price (pydantic-ai's `genai-prices` data) are written to
    `model_usage` with the flow run and task run, so `agentflows usage` and budgets add up to what
    the provider bills.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +33,9 @@ from sqlalchemy import func, select
 from agentflows.db import session_scope
 from agentflows.db.usage import ModelUsage
 from agentflows.settings import get_settings
+from agents.provider_limits import provider_slot
 
 logger = logging.getLogger("agentflows.models")
-_limits_ready: set[str] = set()
-_limits_lock = asyncio.Lock()
 
 
 class BudgetExceededError(RuntimeError):
@@ -132,59 +131,6 @@ def _record_sync(ctx: RequestContext, provider: str, response: ModelResponse) ->
                 cost_usd=0.0 if provider == "offline" else _price(response),
             )
         )
-
-
-async def _ensure_limits(provider: str) -> list[str]:
-    """Create (or update) this provider's Prefect limits once per process; returns the names to take."""
-    settings = get_settings()
-    rpm, in_flight = settings.provider_rpm.get(provider), settings.provider_concurrency.get(provider)
-    names = {"rpm": f"model-rpm-{provider}", "concurrency": f"model-concurrency-{provider}"}
-    if provider not in _limits_ready:
-        async with _limits_lock:
-            if provider not in _limits_ready:
-                from prefect.client.orchestration import get_client
-                from prefect.client.schemas.actions import (
-                    GlobalConcurrencyLimitCreate,
-                    GlobalConcurrencyLimitUpdate,
-                )
-                from prefect.exceptions import ObjectNotFound
-
-                wanted = {}
-                if rpm:
-                    wanted[names["rpm"]] = (max(1, rpm // 60), rpm / 60)  # burst of one second's worth
-                if in_flight:
-                    wanted[names["concurrency"]] = (in_flight, None)
-                async with get_client() as client:
-                    for name, (limit, decay) in wanted.items():
-                        try:
-                            await client.read_global_concurrency_limit_by_name(name)
-                            await client.update_global_concurrency_limit(
-                                name, GlobalConcurrencyLimitUpdate(limit=limit, slot_decay_per_second=decay or 0.0)
-                            )
-                        except ObjectNotFound:
-                            await client.create_global_concurrency_limit(
-                                GlobalConcurrencyLimitCreate(name=name, limit=limit, slot_decay_per_second=decay)
-                            )
-                _limits_ready.add(provider)
-    return [n for key, n in names.items() if (rpm if key == "rpm" else in_flight)]
-
-
-@asynccontextmanager
-async def provider_slot(provider: str) -> AsyncGenerator[None]:
-    """Hold one request slot of `provider`: wait for the rate limit, then a concurrency slot."""
-    settings = get_settings()
-    if provider == "offline" or not (provider in settings.provider_rpm or provider in settings.provider_concurrency):
-        yield
-        return
-    from prefect.concurrency.asyncio import concurrency, rate_limit
-
-    await _ensure_limits(provider)
-    async with AsyncExitStack() as stack:
-        if settings.provider_rpm.get(provider):
-            await rate_limit(f"model-rpm-{provider}", strict=True)
-        if settings.provider_concurrency.get(provider):
-            await stack.enter_async_context(concurrency(f"model-concurrency-{provider}", strict=True))
-        yield
 
 
 class MeteredModel(WrapperModel):

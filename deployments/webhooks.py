@@ -10,7 +10,12 @@ passes four gates, each with its own answer, and nothing is written before all h
   3. payload: JSON validated by the source's pydantic model, extra fields ignored  -> 400 / 422
   4. idempotency: (source, webhook-id) is claimed in `webhook_deliveries` under a unique constraint
      before the run is created (with the delivery as Prefect's idempotency key); a copy of a
-     delivery gets the stored answer and no second run                            -> 202, same body
+     delivery gets the same run and ticket, never a second run                    -> 202
+
+The row is also a durable queue: the answer waits for Prefect at most `webhook_answer_within_s`,
+then says `queued` with a status URL, and the run is created in order behind it (a burst above
+what Prefect creates per second costs senders no timeouts and retries; a receiver that dies leaves
+queued rows that the next receiver's recovery sweep starts).
 
 Rejections are logged as one line with the reason and never the body, and payloads are never
 logged at all: they carry personal data. Run: `agentflows up` (or `uvicorn deployments.webhooks:app`).
@@ -21,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from secrets import token_hex
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
@@ -72,13 +79,19 @@ class ClaimOpened(BaseModel):
 
 
 class Accepted(BaseModel):
-    """The answer to an accepted delivery; a redelivery of the same id gets exactly the same one."""
+    """The answer to an accepted delivery; a redelivery of the same id gets the same run and ticket.
+
+    `started`: the run exists (id and UI link). `queued`: Prefect is busy; the run will be created
+    in order from the durable queue, and `status_url` answers with its id once it is.
+    """
 
     delivery_id: str
     source: str
     deployment: str
-    flow_run_id: str
-    flow_run_url: str
+    status: Literal["started", "queued"]
+    flow_run_id: str | None
+    flow_run_url: str | None
+    status_url: str
     plan_url: str | None = None
 
 
@@ -165,10 +178,10 @@ def parse(model: type[PayloadT], delivery: Delivery) -> PayloadT:
         raise rejected(422, delivery.source, delivery.id, f"payload: {len(fields)} field errors", fields) from None
 
 
-# --- idempotency: the deliveries table ------------------------------------------------------------
+# --- idempotency and the dispatch queue: the deliveries table -------------------------------------
 
 
-def claim_sync(delivery: Delivery, deployment: str) -> tuple[bool, WebhookDelivery]:
+def claim_sync(delivery: Delivery, deployment: str, parameters: dict[str, Any]) -> tuple[bool, WebhookDelivery]:
     """(True, row) if this call now owns the delivery, else (False, the row someone else wrote)."""
     try:
         with session_scope() as session:
@@ -178,6 +191,8 @@ def claim_sync(delivery: Delivery, deployment: str) -> tuple[bool, WebhookDelive
                 payload_sha256=delivery.digest,
                 deployment=deployment,
                 status=DeliveryStatus.ACCEPTED,
+                ticket=token_hex(16),
+                parameters=parameters,
             )
             session.add(row)
             session.flush()
@@ -198,35 +213,62 @@ def read_sync(delivery: Delivery) -> WebhookDelivery:
     return row
 
 
-def take_over_sync(row: WebhookDelivery) -> bool:
-    """Claim a delivery whose first attempt failed or died; exactly one concurrent caller wins."""
+def by_ticket_sync(ticket: str) -> WebhookDelivery | None:
+    with session_scope() as session:
+        return session.scalar(select(WebhookDelivery).where(WebhookDelivery.ticket == ticket))
+
+
+def is_stale(row: WebhookDelivery) -> bool:
+    """Failed, or queued so long ago that its receiver must have died (a live one retries sooner)."""
     naive_updated = row.updated_at.replace(tzinfo=None)  # SQLite hands back naive UTC, PostgreSQL aware UTC
-    stale = row.status == DeliveryStatus.FAILED or (
+    return row.status == DeliveryStatus.FAILED or (
         row.status == DeliveryStatus.ACCEPTED and naive_updated < (utcnow() - STALE_CLAIM).replace(tzinfo=None)
     )
-    if not stale:
+
+
+def take_over_sync(row: WebhookDelivery, parameters: dict[str, Any] | None = None) -> bool:
+    """Claim a delivery whose first attempt failed or died; exactly one concurrent caller wins."""
+    if not is_stale(row):
         return False
+    values: dict[str, Any] = {"status": DeliveryStatus.ACCEPTED, "error": None, "updated_at": utcnow()}
+    if parameters is not None:
+        values["parameters"] = parameters
+    if row.ticket is None:  # a row from before tickets existed
+        values["ticket"] = token_hex(16)
     with session_scope() as session:
         result = session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id == row.id, WebhookDelivery.updated_at == row.updated_at)
-            .values(status=DeliveryStatus.ACCEPTED, error=None, updated_at=utcnow())
+            .values(**values)
         )
         return result.rowcount == 1
 
 
-def finish_sync(row_id: int, flow_run_id: str | None, error: str | None) -> None:
+def abandoned_sync(limit: int = 500) -> list[WebhookDelivery]:
+    """Queued deliveries whose receiver died before creating their run (the recovery sweep's work)."""
+    cutoff = utcnow() - STALE_CLAIM
     with session_scope() as session:
-        session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == row_id)
-            .values(
-                status=DeliveryStatus.STARTED if flow_run_id else DeliveryStatus.FAILED,
-                flow_run_id=flow_run_id,
-                error=error,
-                updated_at=utcnow(),
-            )
-        )
+        rows = session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.status == DeliveryStatus.ACCEPTED, WebhookDelivery.parameters.is_not(None))
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        ).all()
+    return [r for r in rows if r.updated_at.replace(tzinfo=None) < cutoff.replace(tzinfo=None)]
+
+
+def finish_sync(row_id: int, flow_run_id: str | None, error: str | None) -> None:
+    """Record the outcome; once the run exists its parameters live in Prefect, not here."""
+    values: dict[str, Any] = {
+        "status": DeliveryStatus.STARTED if flow_run_id else DeliveryStatus.FAILED,
+        "flow_run_id": flow_run_id,
+        "error": error,
+        "updated_at": utcnow(),
+    }
+    if flow_run_id:
+        values["parameters"] = None
+    with session_scope() as session:
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == row_id).values(**values))
 
 
 def plan_sync(flow_run_id: str) -> MarketingPlan | None:
@@ -239,34 +281,21 @@ def plan_sync(flow_run_id: str) -> MarketingPlan | None:
 
 
 class Receiver:
-    """Turns verified deliveries into flow runs through the Prefect API (one client per process)."""
+    """Turns verified deliveries into flow runs through the Prefect API (one client per process).
+
+    The answer waits for the run at most `webhook_answer_within_s`; a run Prefect has not created
+    by then is left to the dispatcher (at most `webhook_dispatch_concurrency` creations at once,
+    with retries), and the sender gets 202 `queued` with a status URL. Prefect's idempotency key
+    (`webhook:<source>:<id>`) makes every path, including two receivers racing, create one run.
+    """
 
     def __init__(self, client: Any, settings: Settings, secrets: dict[str, list[str]]) -> None:
         self.client = client
         self.settings = settings
         self.verifiers = {source: [Webhook(s) for s in values] for source, values in secrets.items()}
         self._deployment_ids: dict[str, UUID] = {}
-        self._writes: set[asyncio.Task[None]] = set()
-
-    def record_run(self, row_id: int, flow_run_id: str) -> None:
-        """Store the run id after answering, off the sender's clock (one commit less per delivery).
-
-        Safe because Prefect's idempotency key already makes the run unique: if this write is lost
-        (a crash right after the answer), a redelivery takes the row over after `STALE_CLAIM` and
-        gets the same run back from Prefect. Copies arriving meanwhile wait for the write.
-        """
-        task = asyncio.create_task(asyncio.to_thread(finish_sync, row_id, flow_run_id, None))
-        self._writes.add(task)
-        task.add_done_callback(self._write_done)
-
-    def _write_done(self, task: asyncio.Task[None]) -> None:
-        self._writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("could not store a delivery's run id: %s", type(task.exception()).__name__)
-
-    async def drain(self) -> None:
-        """Wait for run ids still being stored (at shutdown)."""
-        await asyncio.gather(*self._writes, return_exceptions=True)
+        self._jobs: dict[int, asyncio.Task[str]] = {}  # delivery row id -> its run creation
+        self._slots = asyncio.Semaphore(settings.webhook_dispatch_concurrency)
 
     def run_url(self, flow_run_id: str) -> str:
         from agentflows.prefect_env import prefect_ui_url
@@ -278,7 +307,7 @@ class Receiver:
             self._deployment_ids[name] = (await self.client.read_deployment_by_name(name)).id
         return self._deployment_ids[name]
 
-    async def create_run(self, delivery: Delivery, deployment: str, parameters: dict[str, Any]) -> str:
+    async def create_run(self, source: str, delivery_id: str, deployment: str, parameters: dict[str, Any]) -> str:
         from prefect.exceptions import ObjectNotFound
 
         for refresh in (False, True):  # a re-created deployment has a new id: look it up once more
@@ -286,8 +315,8 @@ class Receiver:
                 run = await self.client.create_flow_run_from_deployment(
                     await self.deployment_id(deployment, refresh),
                     parameters=parameters,
-                    idempotency_key=f"webhook:{delivery.source}:{delivery.id}",
-                    tags=["webhook", f"webhook:{delivery.source}"],
+                    idempotency_key=f"webhook:{source}:{delivery_id}",
+                    tags=["webhook", f"webhook:{source}"],
                 )
                 return str(run.id)
             except ObjectNotFound:
@@ -295,57 +324,118 @@ class Receiver:
                     raise
         raise AssertionError("unreachable")
 
-    async def start(self, delivery: Delivery, deployment: str, parameters: dict[str, Any]) -> Accepted:
-        """The run for this delivery: created once, whoever asks and however often."""
-        owner, row = await asyncio.to_thread(claim_sync, delivery, deployment)
+    def dispatch(self, row: WebhookDelivery, parameters: dict[str, Any]) -> asyncio.Task[str]:
+        """The (single) job creating this row's run; started once per row per process."""
+        job = self._jobs.get(row.id)
+        if job is None:
+            job = asyncio.create_task(
+                self._create_and_record(row.id, row.source, row.delivery_id, row.deployment, parameters)
+            )
+            self._jobs[row.id] = job
+            job.add_done_callback(lambda _, row_id=row.id: self._jobs.pop(row_id, None))
+        return job
+
+    async def _create_and_record(
+        self, row_id: int, source: str, delivery_id: str, deployment: str, parameters: dict[str, Any]
+    ) -> str:
+        """Create the run (retrying what a busy Prefect server throws), then record it on the row."""
+        from prefect.exceptions import ObjectNotFound
+
+        attempts = 5
+        async with self._slots:
+            for attempt in range(1, attempts + 1):
+                try:
+                    flow_run_id = await self.create_run(source, delivery_id, deployment, parameters)
+                    break
+                except Exception as exc:  # the row keeps the parameters; a redelivery or the sweep retries
+                    permanent = isinstance(exc, ObjectNotFound)
+                    if permanent or attempt == attempts:
+                        await asyncio.to_thread(finish_sync, row_id, None, f"{type(exc).__name__}: {exc}"[:500])
+                        log.error(
+                            "could not start %s for %s delivery %s after %d attempts: %s",
+                            deployment,
+                            source,
+                            _printable(delivery_id),
+                            attempt,
+                            type(exc).__name__,
+                        )
+                        raise
+                    await asyncio.sleep(min(0.2 * 2**attempt, 5) * (0.5 + random.random()))
+        await asyncio.to_thread(finish_sync, row_id, flow_run_id, None)
+        log.info("accepted %s delivery %s -> %s run %s", source, _printable(delivery_id), deployment, flow_run_id)
+        return flow_run_id
+
+    async def recover(self) -> int:
+        """Start the runs of deliveries a dead receiver queued but never created; returns how many."""
+        rows = await asyncio.to_thread(abandoned_sync)
+        taken = 0
+        for row in rows:
+            if await asyncio.to_thread(take_over_sync, row):
+                self.dispatch(row, row.parameters or {})
+                taken += 1
+        if taken:
+            log.warning("recovering %d queued deliveries a stopped receiver left behind", taken)
+        return taken
+
+    async def recovery_loop(self, every_s: float = 30) -> None:
+        while True:
+            try:
+                await self.recover()
+            except Exception as exc:  # the database may be briefly away; try again next round
+                log.error("delivery recovery sweep failed: %s", type(exc).__name__)
+            await asyncio.sleep(every_s)
+
+    async def drain(self, timeout: float = 10) -> None:
+        """At shutdown: let queued creations finish for a while; the rest stay queued in the database."""
+        if self._jobs:
+            await asyncio.wait(list(self._jobs.values()), timeout=timeout)
+
+    def answer(self, row: WebhookDelivery, flow_run_id: str | None) -> Accepted:
+        return Accepted(
+            delivery_id=row.delivery_id,
+            source=row.source,
+            deployment=row.deployment,
+            status="started" if flow_run_id else "queued",
+            flow_run_id=flow_run_id,
+            flow_run_url=self.run_url(flow_run_id) if flow_run_id else None,
+            status_url=f"/deliveries/{row.ticket}",
+            plan_url=f"/plans/{flow_run_id}" if flow_run_id and row.deployment == LANDING_PLAN else None,
+        )
+
+    async def start(
+        self, delivery: Delivery, deployment: str, parameters: dict[str, Any], within: float | None = None
+    ) -> Accepted:
+        """The answer for this delivery; its run is created once, whoever asks and however often."""
+        within = self.settings.webhook_answer_within_s if within is None else within
+        owner, row = await asyncio.to_thread(claim_sync, delivery, deployment, parameters)
         if not owner and row.payload_sha256 != delivery.digest:
             raise rejected(
                 409, delivery.source, delivery.id, "id reused", "webhook-id already used for another payload"
             )
-        deadline = asyncio.get_running_loop().time() + 15
+        if not owner and row.flow_run_id is None and await asyncio.to_thread(take_over_sync, row, parameters):
+            owner, row = True, await asyncio.to_thread(read_sync, delivery)
+        if owner:
+            job = self.dispatch(row, parameters)
+            done, _ = await asyncio.wait([job], timeout=within)
+            if job in done and job.exception() is not None:  # failed fast (e.g. no such deployment): say so
+                raise HTTPException(503, f"could not start {deployment}; retry the delivery") from job.exception()
+            return self.answer(row, job.result() if job in done else None)
+        # A copy of a delivery someone else owns: its run id once recorded, else (after `within`) queued.
+        deadline = asyncio.get_running_loop().time() + within
         pause = 0.01
-        while not owner and row.flow_run_id is None:
-            if await asyncio.to_thread(take_over_sync, row):
-                owner = True
-                break
-            if asyncio.get_running_loop().time() > deadline:
-                raise rejected(
-                    503, delivery.source, delivery.id, "copy still in progress", "delivery in progress; retry"
-                )
+        while row.flow_run_id is None and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.25)
             row = await asyncio.to_thread(read_sync, delivery)
-        if owner:
-            try:
-                flow_run_id = await self.create_run(delivery, deployment, parameters)
-            except Exception as exc:  # the sender retries on 5xx; the row lets the retry take over
-                await asyncio.to_thread(finish_sync, row.id, None, f"{type(exc).__name__}: {exc}"[:500])
-                log.error(
-                    "could not start %s for %s delivery %s: %s",
-                    deployment,
-                    delivery.source,
-                    _printable(delivery.id),
-                    type(exc).__name__,
-                )
-                raise HTTPException(503, f"could not start {deployment}; retry the delivery") from exc
-            self.record_run(row.id, flow_run_id)
-            log.info(
-                "accepted %s delivery %s -> %s run %s",
-                delivery.source,
-                _printable(delivery.id),
-                deployment,
-                flow_run_id,
-            )
-        else:
-            flow_run_id = str(row.flow_run_id)
-        return Accepted(
-            delivery_id=delivery.id,
-            source=delivery.source,
-            deployment=deployment,
-            flow_run_id=flow_run_id,
-            flow_run_url=self.run_url(flow_run_id),
-            plan_url=f"/plans/{flow_run_id}" if deployment == LANDING_PLAN else None,
-        )
+        return self.answer(row, row.flow_run_id)
+
+    async def status(self, ticket: str) -> Accepted:
+        row = await asyncio.to_thread(by_ticket_sync, ticket) if len(ticket) == 32 else None
+        if row is None:
+            raise HTTPException(404, "no such delivery")
+        if row.status == DeliveryStatus.FAILED:
+            raise HTTPException(503, f"starting {row.deployment} failed; redeliver the webhook to retry")
+        return self.answer(row, row.flow_run_id)
 
     async def plan_answer(self, flow_run_id: str, wait_s: float = 0) -> PlanAnswer:
         """The landing plan of a run, waiting up to `wait_s` for the run to finish."""
@@ -395,6 +485,7 @@ crm = APIRouter(prefix="/webhooks/crm", tags=["crm"])
 shop = APIRouter(prefix="/webhooks/shop", tags=["shop"])
 landing = APIRouter(prefix="/webhooks/landing", tags=["landing"])
 plans = APIRouter(prefix="/plans", tags=["landing"])
+deliveries = APIRouter(prefix="/deliveries", tags=["deliveries"])
 
 
 @crm.post("/prospects-selected", status_code=202)
@@ -419,9 +510,14 @@ async def form_submitted(
 ) -> Any:
     """Start a landing-page plan; with `?wait=N`, answer 200 with the plan if it is ready in time."""
     visitor = parse(Visitor, delivery)
-    accepted = await receiver.start(delivery, LANDING_PLAN, {"visitor": visitor.model_dump(mode="json")})
-    if wait > 0:
-        answer = await receiver.plan_answer(accepted.flow_run_id, min(wait, receiver.settings.webhook_max_wait_s))
+    wait = min(wait, receiver.settings.webhook_max_wait_s)
+    deadline = asyncio.get_running_loop().time() + wait
+    parameters = {"visitor": visitor.model_dump(mode="json")}
+    accepted = await receiver.start(delivery, LANDING_PLAN, parameters, within=wait or None)
+    if wait > 0 and accepted.flow_run_id:
+        answer = await receiver.plan_answer(
+            accepted.flow_run_id, max(0.0, deadline - asyncio.get_running_loop().time())
+        )
         if answer.state == "COMPLETED":
             return JSONResponse(answer.model_dump(mode="json"), status_code=200)
     return accepted
@@ -433,6 +529,13 @@ async def get_plan(flow_run_id: str, receiver: ReceiverDep) -> Any:
     answer = await receiver.plan_answer(flow_run_id)
     final = answer.state in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
     return JSONResponse(answer.model_dump(mode="json"), status_code=200 if final else 202)
+
+
+@deliveries.get("/{ticket}", response_model=Accepted)
+async def delivery_status(ticket: str, receiver: ReceiverDep) -> Any:
+    """A delivery's answer by the ticket in its `status_url`: 200 once its run exists, 202 while queued."""
+    answer = await receiver.status(ticket)
+    return JSONResponse(answer.model_dump(mode="json"), status_code=200 if answer.flow_run_id else 202)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -448,12 +551,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not values:
                 log.error("webhook source %r has no secret: its route answers 503 (see `agentflows up`)", source)
         async with get_client() as client:
-            app.state.receiver = Receiver(client, current, secrets)
+            receiver = app.state.receiver = Receiver(client, current, secrets)
+            sweep = asyncio.create_task(receiver.recovery_loop())  # queued rows a dead receiver left behind
             yield
-            await app.state.receiver.drain()
+            sweep.cancel()
+            await receiver.drain()
 
     app = FastAPI(title="agentflows webhooks", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    for router in (crm, shop, landing, plans):
+    for router in (crm, shop, landing, plans, deliveries):
         app.include_router(router)
 
     @app.get("/healthz")

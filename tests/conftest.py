@@ -19,7 +19,8 @@ import pytest
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="agentflows-tests-"))
 
-for _key in [k for k in os.environ if k.startswith(("PREFECT_", "AGENTFLOWS_"))] + [
+_KEEP = {"AGENTFLOWS_CHROMIUM", "AGENTFLOWS_TEST_POSTGRES"}  # test-harness switches, not product settings
+for _key in [k for k in os.environ if k.startswith(("PREFECT_", "AGENTFLOWS_")) and k not in _KEEP] + [
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
     "OPENAI_BASE_URL",

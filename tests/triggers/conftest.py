@@ -12,6 +12,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,20 +74,21 @@ def count_runs(deployment_id: str) -> int:
     return asyncio.run(count())
 
 
-@pytest.fixture(scope="module")
-def receiver(trigger_deployments: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveReceiver]:
+@contextmanager
+def live_receiver(db_url: str, **env: str) -> Iterator[LiveReceiver]:
     """The webhook app in uvicorn on a free port, with two secrets per source (rotation)."""
     import uvicorn
 
     from agentflows.db.migrate import upgrade
     from deployments.webhooks import create_app
 
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('receiver') / 'agentflows.db'}"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AGENTFLOWS_DATABASE_URL", db_url)
         mp.setenv("AGENTFLOWS_LANDING_ALLOW_PRIVATE_WEBSITES", "true")
         for source, values in SECRETS.items():
             mp.setenv(f"AGENTFLOWS_WEBHOOK_SECRET_{source.upper()}", ",".join(values))
+        for key, value in env.items():
+            mp.setenv(key, value)
         get_settings.cache_clear()
         upgrade(db_url)
         port = free_port()
@@ -97,10 +99,20 @@ def receiver(trigger_deployments: dict[str, str], tmp_path_factory: pytest.TempP
         while not server.started:
             assert time.monotonic() < deadline and thread.is_alive(), "receiver did not start"
             time.sleep(0.05)
-        yield LiveReceiver(url=f"http://127.0.0.1:{port}", db_url=db_url)
-        server.should_exit = True
-        thread.join(10)
+        try:
+            yield LiveReceiver(url=f"http://127.0.0.1:{port}", db_url=db_url)
+        finally:
+            server.should_exit = True
+            thread.join(10)
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def receiver(trigger_deployments: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveReceiver]:
+    """A receiver whose answers wait (up to 10 s) for the run, so every answer carries its run id."""
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('receiver') / 'agentflows.db'}"
+    with live_receiver(db_url, AGENTFLOWS_WEBHOOK_ANSWER_WITHIN_S="10") as live:
+        yield live
 
 
 @pytest.fixture

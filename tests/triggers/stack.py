@@ -55,6 +55,17 @@ class UpProcess:
         body, _, status = done.stdout.rpartition("\n")
         return httpx.Response(int(status), content=body.encode())
 
+    def started(self, answer: httpx.Response, timeout: float = 60) -> dict[str, Any]:
+        """The answer once the run exists, following its `status_url` while the delivery is queued."""
+        data = answer.json()
+        url = f"http://127.0.0.1:{self.env['AGENTFLOWS_WEBHOOK_PORT']}{data['status_url']}"
+        deadline = time.monotonic() + timeout
+        while data["flow_run_id"] is None:
+            assert time.monotonic() < deadline, f"delivery still queued after {timeout} s: {data}"
+            time.sleep(0.2)
+            data = httpx.get(url, timeout=10).json()
+        return data
+
     def run_state(self, flow_run_id: str) -> str:
         run = httpx.get(f"{self.api}/flow_runs/{flow_run_id}", timeout=10).json()
         return (run.get("state") or {}).get("type", "NONE")

@@ -57,7 +57,8 @@ def test_second_up_reports_what_runs(stack: UpProcess):
 def test_signed_claim_webhook_starts_a_fraud_check(stack: UpProcess):
     answer = stack.signed_post("shop", {"claim_id": 1})
     assert answer.status_code == 202, answer.text
-    run_id = answer.json()["flow_run_id"]
+    started = stack.started(answer)  # queued answers say where to look for the run
+    run_id = started["flow_run_id"]
     assert answer.json()["deployment"] == "fraud-check/on-demand"
     state = wait_for(
         lambda: (s := stack.run_state(run_id)) in {"COMPLETED", "FAILED", "CRASHED", "PAUSED"} and s,
@@ -65,7 +66,7 @@ def test_signed_claim_webhook_starts_a_fraud_check(stack: UpProcess):
         what="the fraud check to finish or pause",
     )
     assert state in {"COMPLETED", "PAUSED"}, state
-    page = httpx.get(answer.json()["flow_run_url"], headers={"accept": "text/html"}, timeout=10, follow_redirects=True)
+    page = httpx.get(started["flow_run_url"], headers={"accept": "text/html"}, timeout=10, follow_redirects=True)
     assert page.status_code == 200 and "<html" in page.text.lower()  # the UI page a browser gets
 
 

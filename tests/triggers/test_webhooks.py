@@ -22,7 +22,7 @@ from agentflows.db.webhooks import DeliveryStatus, WebhookDelivery
 from deployments.webhook_secrets import generate_secret
 from deployments.webhooks import FRAUD_CHECK, LANDING_PLAN, OUTREACH
 from tests.helpers import wait_for
-from tests.triggers.conftest import SECRETS, count_runs, signed_headers
+from tests.triggers.conftest import SECRETS, count_runs, live_receiver, signed_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -255,3 +255,73 @@ def test_unknown_routes_and_runs_are_404_and_health_answers(receiver):
         "status": "ok",
         "sources": {"crm": True, "shop": True, "landing": True},
     }
+
+
+def test_a_busy_prefect_gets_a_queued_answer_and_the_run_follows(trigger_deployments, tmp_path):
+    """Answers never wait on Prefect longer than `webhook_answer_within_s` (here 0: always queued)."""
+    deployment = trigger_deployments[FRAUD_CHECK]
+    before = count_runs(deployment)
+    body = b'{"claim_id": 31}'
+    headers = signed_headers(SECRETS["shop"][0], body)
+    with live_receiver(f"sqlite:///{tmp_path / 'q.db'}", AGENTFLOWS_WEBHOOK_ANSWER_WITHIN_S="0") as live:
+        answer = live.post(SHOP, body, headers)
+        assert answer.status_code == 202, answer.text
+        queued = answer.json()
+        assert queued["status"] == "queued" and queued["flow_run_id"] is None, queued
+        status_url = f"{live.url}{queued['status_url']}"
+        started = wait_for(
+            lambda: (r := httpx.get(status_url, timeout=10)).status_code == 200 and r.json(),
+            timeout=30,
+            interval=0.1,
+            what="the queued delivery's run",
+        )
+        assert started["status"] == "started" and started["status_url"] == queued["status_url"]
+        run = read_run(started["flow_run_id"])
+        assert run.parameters == {"case_id": 31} and str(run.deployment_id) == deployment
+        again = live.post(SHOP, body, headers)  # a redelivery now gets the run
+        assert again.status_code == 202 and again.json() == started
+        assert count_runs(deployment) == before + 1
+        with session_scope(live.db_url) as session:
+            row = session.scalar(select(WebhookDelivery).where(WebhookDelivery.delivery_id == headers["webhook-id"]))
+            assert row.parameters is None, "parameters are dropped once Prefect holds the run"
+        assert httpx.get(f"{live.url}/deliveries/{'0' * 32}", timeout=10).status_code == 404
+
+
+def test_deliveries_a_dead_receiver_left_queued_are_started_by_the_next(trigger_deployments, tmp_path):
+    from agentflows.db.migrate import upgrade
+
+    deployment = trigger_deployments[FRAUD_CHECK]
+    before = count_runs(deployment)
+    db_url = f"sqlite:///{tmp_path / 'dead.db'}"
+    upgrade(db_url)
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    with session_scope(db_url) as session:
+        for delivery_id, claim, updated in (
+            ("msg_left_behind", 77, long_ago),
+            ("msg_in_flight", 78, datetime.now(UTC)),
+        ):
+            session.add(
+                WebhookDelivery(
+                    source="shop",
+                    delivery_id=delivery_id,
+                    payload_sha256="0" * 64,
+                    deployment=FRAUD_CHECK,
+                    status=DeliveryStatus.ACCEPTED,
+                    ticket=delivery_id.ljust(32, "x"),
+                    parameters={"case_id": claim},
+                    updated_at=updated,
+                )
+            )
+    with live_receiver(db_url) as live:  # its startup sweep takes over the abandoned row only
+
+        def started() -> WebhookDelivery | None:
+            with session_scope(db_url) as session:
+                row = session.scalar(select(WebhookDelivery).where(WebhookDelivery.delivery_id == "msg_left_behind"))
+            return row if row.flow_run_id else None
+
+        row = wait_for(started, timeout=30, interval=0.1, what="the abandoned delivery's run")
+        run = read_run(row.flow_run_id)
+        assert run.parameters == {"case_id": 77} and run.idempotency_key == "webhook:shop:msg_left_behind"
+        in_flight = httpx.get(f"{live.url}/deliveries/{'msg_in_flight'.ljust(32, 'x')}", timeout=10)
+        assert in_flight.status_code == 202 and in_flight.json()["status"] == "queued"  # its receiver may be alive
+    assert count_runs(deployment) == before + 1

@@ -1,0 +1,277 @@
+"""Client-side provider limits on Prefect's global concurrency limits, without Prefect's per-request cost.
+
+A provider's requests in flight and requests per minute are Prefect global concurrency limits
+(`model-concurrency-<provider>`, `model-rpm-<provider>`), so every process and worker on one Prefect
+server shares them, and they show (and can be changed) in the UI's Concurrency page.
+
+Taking one slot per request with `prefect.concurrency.asyncio.concurrency()` costs ~90 ms and
+Prefect serialises a process's acquisitions per limit, which caps a process at about 10-20 requests
+per second whatever the limit says (measured: `benchmarks/throughput.py`). So each process leases
+slots in batches and hands them out locally:
+
+* `SlotPool` (in flight): waiting requests are served from leases the process already holds; when
+  none is free, one filler leases up to `limit // 5` slots in a single call (halving the ask when the
+  server says the limit is full, sleeping on its retry-after at one). A released slot goes straight
+  to the next waiting request; a lease with no slot in use is returned at once. Batches stay a fifth
+  of the limit so a busy process cannot sit on slots other workers wait for; leases are renewed while
+  held and expire a minute after a process dies.
+* `RatePool` (per minute): the waiting requests' tokens are taken from the rate limit in one call
+  (at most one second's worth), as the server's slot decay refills them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+from weakref import WeakKeyDictionary
+
+from agentflows.settings import get_settings
+
+logger = logging.getLogger("agentflows.models")
+LEASE_S = 60.0
+
+
+_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = WeakKeyDictionary()
+
+
+async def _client() -> Any:
+    """One Prefect client per event loop for the pools (opening one costs ~20 ms; pools call often)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        from prefect.client.orchestration import get_client
+
+        client = get_client()
+        await client.__aenter__()
+        _clients[loop] = client
+    return _clients[loop]
+
+
+async def _increment(name: str, slots: int, mode: Literal["concurrency", "rate_limit"]) -> tuple[Any, float]:
+    """(response, 0) when granted, (None, retry-after seconds) when the limit is full."""
+    import httpx
+
+    client = await _client()
+    try:
+        if mode == "concurrency":
+            answer = await client.increment_concurrency_slots_with_lease(
+                names=[name], slots=slots, mode=mode, lease_duration=LEASE_S
+            )
+        else:
+            answer = await client.increment_concurrency_slots(names=[name], slots=slots, mode=mode)
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 423:
+            raise
+        return None, float(exc.response.headers.get("Retry-After", 1))
+    return answer, 0.0
+
+
+@dataclass
+class Lease:
+    id: UUID
+    slots: int
+    in_use: int = 0
+
+
+class SlotPool:
+    """One process's (one event loop's) share of a provider's concurrency limit."""
+
+    def __init__(self, name: str, limit: int) -> None:
+        self.name = name
+        self.batch = max(1, limit // 5)
+        self.leases: dict[UUID, Lease] = {}
+        self.waiters: deque[asyncio.Future[UUID]] = deque()
+        self._filler: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def acquire(self) -> UUID:
+        lease = next((lease for lease in self.leases.values() if lease.in_use < lease.slots), None)
+        if lease is not None:
+            lease.in_use += 1
+            return lease.id
+        waiter: asyncio.Future[UUID] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        if self._filler is None or self._filler.done():
+            self._filler = asyncio.create_task(self._fill())
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # granted just as we were cancelled: give it back
+                await asyncio.shield(self.release(waiter.result()))
+            raise
+
+    async def release(self, lease_id: UUID) -> None:
+        """Hand the slot to the next waiting request, or return the lease once none of it is in use."""
+        lease = self.leases.get(lease_id)
+        if lease is None:
+            return
+        while self.waiters:  # hand the slot straight to the next request
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(lease_id)
+                return
+        lease.in_use -= 1
+        if lease.in_use == 0:
+            del self.leases[lease_id]
+            await self._return(lease_id)  # awaited: a run that ends now must not leave slots taken
+
+    async def _fill(self) -> None:
+        size = self.batch
+        while pending := sum(not w.done() for w in self.waiters):
+            size = max(1, min(size, pending))
+            try:
+                answer, retry_after = await _increment(self.name, size, "concurrency")
+            except Exception as exc:  # the server is away: fail the waiting requests, not the pool
+                for waiter in self.waiters:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                self.waiters.clear()
+                return
+            if answer is None:
+                if size > 1:
+                    size //= 2  # fewer may be free
+                else:
+                    await asyncio.sleep(retry_after)
+                continue
+            lease = Lease(id=UUID(answer.json()["lease_id"]), slots=size)
+            self.leases[lease.id] = lease
+            while lease.in_use < lease.slots and self.waiters:
+                waiter = self.waiters.popleft()
+                if not waiter.done():
+                    lease.in_use += 1
+                    waiter.set_result(lease.id)
+            if lease.in_use == 0:
+                del self.leases[lease.id]
+                await self._return(lease.id)
+            size = self.batch
+            if self._renewer is None or self._renewer.done():
+                self._renewer = asyncio.create_task(self._renew())
+
+    async def _return(self, lease_id: UUID) -> None:
+        try:
+            await (await _client()).release_concurrency_slots_with_lease(lease_id)
+        except Exception as exc:  # the lease expires on its own within LEASE_S
+            logger.warning("could not return %s slots to Prefect (%s); they free up in %.0f s", self.name, exc, LEASE_S)
+
+    async def _renew(self) -> None:
+        while self.leases:
+            await asyncio.sleep(LEASE_S / 3)
+            try:
+                client = await _client()
+                for lease_id in list(self.leases):
+                    await client.renew_concurrency_lease(lease_id, LEASE_S)
+            except Exception as exc:
+                logger.warning("could not renew %s leases: %s", self.name, exc)
+
+
+class RatePool:
+    """Tokens of a provider's requests-per-minute limit, taken for all waiting requests at once."""
+
+    def __init__(self, name: str, burst: int) -> None:
+        self.name = name
+        self.burst = burst
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self._filler: asyncio.Task[None] | None = None
+
+    async def take(self) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        if self._filler is None or self._filler.done():
+            self._filler = asyncio.create_task(self._fill())
+        await waiter
+
+    async def _fill(self) -> None:
+        size = self.burst
+        while pending := sum(not w.done() for w in self.waiters):
+            size = max(1, min(size, pending))
+            try:
+                answer, retry_after = await _increment(self.name, size, "rate_limit")
+            except Exception as exc:
+                for waiter in self.waiters:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                self.waiters.clear()
+                return
+            if answer is None:
+                if size > 1:
+                    size //= 2
+                else:
+                    await asyncio.sleep(retry_after)
+                continue
+            granted = 0
+            while granted < size and self.waiters:
+                waiter = self.waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    granted += 1
+            size = self.burst
+
+
+_pools: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = WeakKeyDictionary()
+
+
+def _pool(kind: str, provider: str, make: Any) -> Any:
+    pools = _pools.setdefault(asyncio.get_running_loop(), {})
+    key = f"{kind}:{provider}"
+    if key not in pools:
+        pools[key] = make()
+    return pools[key]
+
+
+_limits_ready: set[str] = set()
+
+
+async def ensure_limits(provider: str) -> None:
+    """Create (or update) this provider's Prefect limits once per process from the settings."""
+    if provider in _limits_ready:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    settings = get_settings()
+    rpm, in_flight = settings.provider_rpm.get(provider), settings.provider_concurrency.get(provider)
+    wanted: dict[str, tuple[int, float]] = {}
+    if rpm:
+        wanted[f"model-rpm-{provider}"] = (max(1, rpm // 60), rpm / 60)  # burst of one second's worth
+    if in_flight:
+        wanted[f"model-concurrency-{provider}"] = (in_flight, 0.0)
+    async with get_client() as client:
+        for name, (limit, decay) in wanted.items():
+            try:
+                await client.read_global_concurrency_limit_by_name(name)
+                await client.update_global_concurrency_limit(
+                    name, GlobalConcurrencyLimitUpdate(limit=limit, slot_decay_per_second=decay)
+                )
+            except ObjectNotFound:
+                with suppress(ObjectAlreadyExists):  # another request of this process (or a worker) was first
+                    await client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=name, limit=limit, slot_decay_per_second=decay)
+                    )
+    _limits_ready.add(provider)
+
+
+@asynccontextmanager
+async def provider_slot(provider: str) -> AsyncGenerator[None]:
+    """Hold one request slot of `provider`: a slot in flight, then a token of its per-minute rate."""
+    settings = get_settings()
+    rpm, in_flight = settings.provider_rpm.get(provider), settings.provider_concurrency.get(provider)
+    if provider == "offline" or not (rpm or in_flight):
+        yield
+        return
+    await ensure_limits(provider)
+    async with AsyncExitStack() as stack:
+        if in_flight:
+            pool: SlotPool = _pool(
+                "concurrency", provider, lambda: SlotPool(f"model-concurrency-{provider}", in_flight)
+            )
+            stack.push_async_callback(pool.release, await pool.acquire())
+        if rpm:
+            rate: RatePool = _pool("rpm", provider, lambda: RatePool(f"model-rpm-{provider}", max(1, rpm // 60)))
+            await rate.take()
+        yield

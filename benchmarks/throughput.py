@@ -1,0 +1,312 @@
+"""Prospect-outreach throughput against a slow, rate-limited model provider, with the engine's floor.
+
+    .venv/bin/python benchmarks/throughput.py --prospects 1000 [--latency-ms 500] [--concurrency 50]
+                                              [--rpm 600] [--repeats 1] [--database sqlite|postgres]
+
+N prospects go through prospect outreach up to the approval pause: the drafting half of
+`flows/prospect_outreach.py` (`load_prospects` + `draft_for` per prospect: website fetch, researcher,
+router and writer requests through the real OpenAI SDK, reviewer examples, drafts saved), in one
+flow run on a real Prefect server, against the fake provider in its own process answering after
+`--latency-ms` and refusing (429) more than `--concurrency` requests in flight. The client keeps
+under that with the project's Prefect global concurrency limit per provider (and, with `--rpm`, a
+Prefect rate limit), exactly as a production deployment configured for that provider would.
+
+Printed in one run:
+  ideal          requests x latency / concurrency: the provider's own ceiling
+  agents         the workload above (wall time, ratio to ideal, requests/s, peak RSS of the flow process)
+  bare tasks     the engine's floor: the same number of requests per prospect as plain Prefect tasks
+                 posting to the same provider (no agents, no database, in-process semaphore)
+
+Each workload runs in a fresh child process (peak RSS is that process's own) on a fresh copy of the
+seeded CRM. Websites are unreachable here (no network): the fetch fails fast and briefs say so.
+With `--rpm R` the provider also enforces R requests per sliding minute and the run should hold
+>= 90 % of it with no failed prospect. The last line is exactly `ratio=<agents/ideal> rss_mib=<peak>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MODEL_NAME = "gpt-4o-mini"
+PROVIDER = "openai-compatible"
+
+
+# --- the two workloads, each run in its own child process -------------------------------------------
+
+
+def run_agents(ids: list[int]) -> dict[str, float]:
+    """The drafting half of prospect outreach, as the flow runs it, in one flow run."""
+    import asyncio
+
+    from agentflows.prefect_env import configure_prefect_env
+
+    configure_prefect_env()
+    from prefect import flow
+    from prefect.context import get_run_context
+
+    from flows.prospect_outreach import draft_for
+    from tasks.crm import load_prospects
+
+    @flow(name="outreach-drafting-benchmark", persist_result=True)
+    async def drafting(prospect_ids: list[int]) -> int:
+        batch_run_id = str(get_run_context().flow_run.id)
+        records = await load_prospects(prospect_ids)
+        results = await asyncio.gather(*(draft_for(r, batch_run_id) for r in records.values()), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for failure in failures[:3]:
+            print(f"failed prospect: {type(failure).__name__}: {failure}"[:300], file=sys.stderr)
+        return len(failures)
+
+    started = time.perf_counter()
+    failed = asyncio.run(drafting(ids))
+    return {"wall_s": time.perf_counter() - started, "failed": failed}
+
+
+def run_bare(ids: list[int], requests_per_prospect: int, concurrency: int, base_url: str) -> dict[str, float]:
+    """The engine's floor: the same requests as plain Prefect tasks, one flow run, no agents."""
+    import asyncio
+
+    import httpx
+
+    from agentflows.prefect_env import configure_prefect_env
+
+    configure_prefect_env()
+    from prefect import flow, task
+
+    body = {"model": MODEL_NAME, "messages": [{"role": "user", "content": "ping"}]}
+
+    @flow(name="bare-tasks-benchmark")
+    async def bare(prospect_ids: list[int]) -> int:
+        slots = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+        async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
+
+            @task(name="provider-request")
+            async def request(prospect: int, step: int) -> int:
+                async with slots:
+                    answer = await http.post("/chat/completions", json=body, headers={"authorization": "Bearer x"})
+                answer.raise_for_status()
+                return answer.status_code
+
+            async def one(prospect: int) -> None:
+                for step in range(requests_per_prospect):  # sequential per prospect, like brief -> route -> write
+                    await request(prospect, step)
+
+            results = await asyncio.gather(*(one(p) for p in prospect_ids), return_exceptions=True)
+        return sum(isinstance(r, BaseException) for r in results)
+
+    started = time.perf_counter()
+    failed = asyncio.run(bare(ids))
+    return {"wall_s": time.perf_counter() - started, "failed": failed}
+
+
+def child_main(args: argparse.Namespace) -> None:
+    import resource
+
+    ids = json.loads(Path(args.ids_file).read_text())
+    if args.child == "agents" and os.environ.get("BENCH_PROFILE"):  # where the agents' time goes
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            result = run_agents(ids)
+        profile.dump_stats(os.environ["BENCH_PROFILE"])
+    elif args.child == "agents":
+        result = run_agents(ids)
+    else:
+        result = run_bare(ids, args.requests_per_prospect, args.concurrency, args.base_url)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+# --- the driver -------------------------------------------------------------------------------------
+
+
+def run_child(kind: str, env: dict[str, str], ids_file: Path, extra: list[str]) -> dict[str, float]:
+    argv = [sys.executable, __file__, "--child", kind, "--ids-file", str(ids_file), *extra]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if os.environ.get("BENCH_DEBUG"):
+        print(done.stderr[-5000:], file=sys.stderr)
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{kind} workload failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--prospects", type=int, default=100)
+    parser.add_argument("--latency-ms", type=float, default=500)
+    parser.add_argument("--concurrency", type=int, default=50, help="the provider's limit of requests in flight")
+    parser.add_argument("--rpm", type=int, default=None, help="the provider's requests-per-minute limit")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--child", choices=["agents", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--ids-file", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--requests-per-prospect", type=int, default=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(args)
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="agentflows-bench-throughput-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AGENTFLOWS_"))}
+    env |= {
+        "AGENTFLOWS_DATA_DIR": str(work / "data"),
+        "PREFECT_HOME": str(work / "prefect-client"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_LOCAL_STORAGE_PATH": str(work / "results"),
+    }
+    os.environ.update(env)
+    from agentflows.prefect_server import free_port, start_prefect_server
+
+    prefect_port = free_port()
+    os.environ["PREFECT_API_URL"] = env["PREFECT_API_URL"] = f"http://127.0.0.1:{prefect_port}/api"
+
+    from sqlalchemy import func, select
+
+    from agentflows.db import session_scope
+    from agentflows.db.crm import Contact
+    from agentflows.db.migrate import upgrade
+    from agentflows.seed.crm import seed_crm
+    from agentflows.settings import get_settings
+    from tests.fake_provider import FakeProviderProcess
+    from tests.fake_provider.faults import FaultConfig
+    from tests.triggers.postgres import start_postgres
+
+    pg = start_postgres(["prefect", "agentflows"], durable=True) if args.database == "postgres" else None
+    template = pg.url("agentflows") if pg else f"sqlite:///{work / 'crm-template.db'}"
+    os.environ["AGENTFLOWS_DATABASE_URL"] = template
+    get_settings.cache_clear()
+    upgrade(template)
+    seed_crm()
+    with session_scope(template) as session:
+        ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(args.prospects)))
+        available = session.scalar(select(func.count(Contact.id)))
+    if len(ids) < args.prospects:
+        raise SystemExit(f"the seeded CRM has {available} contacts; ask for at most that many prospects")
+    ids_file = work / "ids.json"
+    ids_file.write_text(json.dumps(ids))
+
+    server = start_prefect_server(
+        work / "prefect-server", port=prefect_port, database_url=pg.url("prefect", "asyncpg") if pg else None
+    )
+    faults = FaultConfig(
+        latency_ms=args.latency_ms,
+        max_concurrency=args.concurrency,
+        rpm_limit=args.rpm,
+        retry_after_s=0.5,
+    )
+    provider = FakeProviderProcess(faults, responder="tests.providers.responders:offline_responder").start()
+    limits = {"AGENTFLOWS_PROVIDER_CONCURRENCY": json.dumps({PROVIDER: args.concurrency})}
+    if os.environ.get("BENCH_NO_LIMITS"):
+        limits = {}
+    if args.rpm:
+        limits["AGENTFLOWS_PROVIDER_RPM"] = json.dumps({PROVIDER: args.rpm})
+    agent_env = (
+        env
+        | limits
+        | {
+            "AGENTFLOWS_MODEL": f"{PROVIDER}:{MODEL_NAME}@{provider.openai_base_url}",
+            "AGENTFLOWS_OPENAI_API_KEY": "sk-benchmark-not-a-real-key",
+            # Enough prospects drafting at once to keep every provider slot busy (each drafts 3 requests in a row).
+            "AGENTFLOWS_MAX_PARALLEL_DRAFTS": str(args.concurrency * 3),
+            "AGENTFLOWS_WEB_TIMEOUT_S": "2",
+        }
+    )
+    rows: dict[str, list[dict[str, float]]] = {"agents": [], "bare": []}
+    try:
+        for repeat in range(args.repeats):
+            for kind in ("agents", "bare"):
+                db_url = template if pg else f"sqlite:///{work / f'crm-{kind}-{repeat}.db'}"
+                if not pg:  # the backup API, not a file copy: the template's recent writes may sit in its WAL
+                    with (
+                        sqlite3.connect(template.removeprefix("sqlite:///")) as source,
+                        sqlite3.connect(db_url.removeprefix("sqlite:///")) as target,
+                    ):
+                        source.backup(target)
+                else:  # one PostgreSQL database: clear the drafts and usage of the previous run
+                    from agentflows.db.crm import OutreachDraft
+                    from agentflows.db.usage import ModelUsage
+
+                    with session_scope(template) as session:
+                        session.query(OutreachDraft).delete()
+                        session.query(ModelUsage).delete()
+                provider.reset_stats()
+                per_prospect = (
+                    statistics.median(r["requests"] / len(ids) for r in rows["agents"]) if kind == "bare" else 3
+                )
+                extra = ["--base-url", provider.openai_base_url, "--concurrency", str(args.concurrency)]
+                extra += ["--requests-per-prospect", str(round(per_prospect))]
+                result = run_child(
+                    kind,
+                    (agent_env if kind == "agents" else env) | {"AGENTFLOWS_DATABASE_URL": db_url},
+                    ids_file,
+                    extra,
+                )
+                stats = provider.stats
+                result |= {
+                    "requests": stats.successes,
+                    "rejected": sum(stats.faults.values()),
+                    "rps": stats.successes / result["wall_s"],
+                    "ideal_s": stats.successes * args.latency_ms / 1000 / args.concurrency,
+                }
+                if args.rpm:
+                    result["ideal_s"] = max(result["ideal_s"], stats.successes / (args.rpm / 60))
+                if not stats.successes:
+                    raise SystemExit(f"{kind}: the provider answered no request; rerun with BENCH_DEBUG=1 to see why")
+                result["ratio"] = result["wall_s"] / result["ideal_s"]
+                rows[kind].append(result)
+                print(
+                    f"{kind:<6} run {repeat + 1}: {result['wall_s']:.1f} s for {stats.successes} requests "
+                    f"(ideal {result['ideal_s']:.1f} s, ratio {result['ratio']:.2f}), {result['rps']:.1f} req/s, "
+                    f"{result['rejected']:.0f} rejected by the provider, {result['failed']:.0f} failed prospects, "
+                    f"peak RSS {result['rss_mib']:.0f} MiB, {result['cpu_s']:.0f} s CPU in the flow process",
+                    flush=True,
+                )
+    finally:
+        provider.stop()
+        server.stop()
+        if pg:
+            pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    med = {kind: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for kind, runs in rows.items()}
+    limit = f", {args.rpm} requests/min" if args.rpm else ""
+    print(
+        f"\n{args.prospects} prospects; provider: {args.latency_ms:g} ms per request, at most {args.concurrency} "
+        f"in flight{limit}; Prefect server on {args.database}; median of {args.repeats}; {os.cpu_count()} cores.\n"
+    )
+    print("| workload | requests | wall (s) | ideal (s) | ratio | req/s | 429s | failed prospects | peak RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    names = {"agents": "prospect outreach (agents)", "bare": "bare Prefect tasks (floor)"}
+    for kind, m in med.items():
+        print(
+            f"| {names[kind]} | {m['requests']:.0f} | {m['wall_s']:.1f} | {m['ideal_s']:.1f} | {m['ratio']:.2f} | "
+            f"{m['rps']:.1f} | {m['rejected']:.0f} | {m['failed']:.0f} | {m['rss_mib']:.0f} |"
+        )
+    if args.rpm:
+        held = med["agents"]["rps"] * 60 / args.rpm
+        print(f"\nheld {held:.0%} of the provider's {args.rpm} requests/min")
+    print(f"ratio={med['agents']['ratio']:.2f} rss_mib={med['agents']['rss_mib']:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""A rep approves an outreach draft in the real Prefect UI, in headless Chromium, and the email goes out.
+
+The whole stack runs as a user runs it (`agentflows up` on free loopback ports, see
+tests/triggers/stack.py); a signed CRM webhook starts prospect outreach; the test opens the paused
+approval run's page, presses Resume, picks variant 2 in the form, types a name, submits, and then
+checks what left: the .eml in the SMTP sink, the CRM's draft row and the run's final state.
+
+Needs Chromium and the python `playwright` package (`make test-e2e` installs both where it can);
+without them the test is skipped and says what to install. Set AGENTFLOWS_CHROMIUM to use another
+Chromium binary. `playwright install` is never needed: Playwright drives the system Chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from agentflows.db import session_scope
+from agentflows.db.crm import Contact, OutreachDraft
+from agentflows.settings import get_settings
+from tests.helpers import wait_for
+from tests.triggers.stack import UpProcess, stack_env, start_up
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+UI_TIMEOUT_MS = 60_000  # every Playwright wait; the machine may be busy with other test suites
+REVIEWER = "Dana Browser"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The Chromium executable Playwright drives, or a skip that says what to install."""
+    # In CI (`make test-e2e` installs both) a missing browser is a failure, never a silent skip.
+    skip = pytest.fail if os.environ.get("CI") else pytest.skip
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        skip("python playwright is not installed: run `make test-e2e` (or `pip install 'playwright>=1.40'`)")
+    configured = os.environ.get("AGENTFLOWS_CHROMIUM")
+    path = configured or shutil.which("chromium") or "/usr/bin/chromium"
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        where = f"AGENTFLOWS_CHROMIUM={configured}" if configured else "chromium on PATH or /usr/bin/chromium"
+        skip(
+            f"no Chromium executable ({where}): run `make test-e2e` as root or `apt-get install chromium`, "
+            "or point AGENTFLOWS_CHROMIUM at a Chromium binary"
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
+    """`agentflows up` over the seeded demo CRM (started only once a browser is known to exist)."""
+    from agentflows.db.migrate import upgrade
+    from agentflows.seed.crm import seed_crm
+
+    data_dir = tmp_path_factory.mktemp("browser") / "data"
+    url = f"sqlite:///{data_dir / 'agentflows.db'}"
+    data_dir.mkdir(parents=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AGENTFLOWS_DATABASE_URL", url)
+        get_settings.cache_clear()
+        upgrade(url)
+        seed_crm()
+    get_settings.cache_clear()
+    up = start_up(data_dir, stack_env(data_dir))
+    up.db_url = url  # type: ignore[attr-defined]
+    yield up
+    assert up.stop() == 0, up.text[-3000:]
+
+
+@contextmanager
+def browser_page(executable: str, evidence: Path, up: UpProcess) -> Iterator[Any]:
+    """A headless Chromium page; any failure inside saves a screenshot and the HTML and names them."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            try:
+                yield page
+            except Exception as exc:
+                screenshot, html = evidence / "failure.png", evidence / "failure.html"
+                try:
+                    page.screenshot(path=str(screenshot), full_page=True)
+                    html.write_text(page.content())
+                except Exception as capture_error:  # the page itself may be gone; say so, keep the real error
+                    html.write_text(f"could not capture the page: {capture_error!r}")
+                raise AssertionError(
+                    f"{exc}\n\nscreenshot: {screenshot}\npage HTML: {html}\n"
+                    f"stack output: {up.output} (logs in {up.data_dir / 'logs'})\nat {page.url}"
+                ) from exc
+        finally:
+            browser.close()
+
+
+def choose_option(page: Any, field: Any, option: str) -> None:
+    """Pick `option` in one of the Prefect UI's custom selects (a button plus a popover, no <select>).
+
+    A mouse click on the select's text toggles it twice (the button and its wrapper both handle the
+    click) and leaves it closed, so open it from the keyboard, as a keyboard user would.
+    """
+    from playwright.sync_api import expect
+
+    control = field.locator(".p-select-button__control")
+    control.focus()
+    control.press("ArrowDown")  # opens the options unless already open
+    page.get_by_role("option", name=option, exact=True).click()
+    expect(control).to_have_text(option, timeout=UI_TIMEOUT_MS)
+
+
+def read_mail(directory: Path) -> list[EmailMessage]:
+    """Every complete message the SMTP sink stored (a file being written has no body yet)."""
+    messages = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in sorted(directory.glob("*.eml"))]
+    return messages if messages and all(m["To"] and m.get_body() for m in messages) else []  # type: ignore[return-value]
+
+
+def test_reviewer_approves_variant_2_in_the_prefect_ui_and_it_is_sent(
+    chromium: str, stack: UpProcess, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    db_url: str = stack.db_url  # type: ignore[attr-defined]
+    with session_scope(db_url) as session:
+        contact = session.scalars(select(Contact).order_by(Contact.id)).first()
+        assert contact is not None, "the seeded CRM has no contacts"
+        contact_id, contact_email = contact.id, contact.email
+
+    answer = stack.signed_post("crm", {"contact_ids": [contact_id]})
+    assert answer.status_code == 202, answer.text
+
+    def paused_draft() -> tuple[str, list[dict[str, Any]]] | None:
+        with session_scope(db_url) as session:
+            draft = session.scalar(select(OutreachDraft).where(OutreachDraft.contact_id == contact_id))
+            found = (draft.flow_run_id, draft.variants) if draft and draft.flow_run_id else None
+        return found if found and stack.run_state(found[0]) == "PAUSED" else None
+
+    run_id, variants = wait_for(paused_draft, timeout=240, what="the outreach approval run to pause")
+    chosen = variants[1]
+    assert chosen["body"] != variants[0]["body"], "variants 1 and 2 are identical: the test could not tell them apart"
+    mail_dir = stack.data_dir / "mail"
+
+    with browser_page(chromium, tmp_path, stack) as page:
+        page.goto(f"http://127.0.0.1:{stack.env['AGENTFLOWS_PREFECT_PORT']}/runs/flow-run/{run_id}")
+        page.get_by_role("button", name="Resume", exact=True).click()
+        form = page.get_by_role("dialog")
+        expect(form.get_by_text(chosen["subject"]).first).to_be_visible()  # the drafts are shown above the form
+
+        def field(label: str) -> Any:
+            return form.locator(".schema-form-property").filter(
+                has=page.locator(".schema-form-property__label", has_text=label)
+            )
+
+        decision = field("Decision")
+        expect(decision.locator(".p-select-button__control")).to_have_text("send variant 1")  # the form's default
+        choose_option(page, decision, "send variant 2")
+        field("Reviewer").locator("textarea").fill(REVIEWER)
+        expect(field("Drafts Digest").locator("textarea")).not_to_have_value("")  # prefilled; left as it is
+        form.get_by_role("button", name="Submit", exact=True).click()
+        expect(form).to_be_hidden()  # the server accepted the input (a schema error keeps the form open)
+
+        messages = wait_for(lambda: read_mail(mail_dir), timeout=180, what="the approved email in the SMTP sink")
+        final_state = wait_for(
+            lambda: (s := stack.run_state(run_id)) in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"} and s,
+            timeout=120,
+            what="the approval run to finish",
+        )
+
+        assert len(messages) == 1, [m["Subject"] for m in messages]
+        email = messages[0]
+        assert email["To"] == contact_email
+        assert email["Subject"] == chosen["subject"]
+        assert email.get_body().get_content().replace("\r\n", "\n").strip() == chosen["body"].strip()
+        assert final_state == "COMPLETED", f"approval run {run_id} ended {final_state}"
+        with session_scope(db_url) as session:
+            draft = session.scalar(select(OutreachDraft).where(OutreachDraft.flow_run_id == run_id))
+            assert draft is not None
+            assert (draft.status, draft.reviewer, draft.chosen_variant) == ("approved", REVIEWER, 2)
+            assert (draft.final_subject, draft.final_body) == (chosen["subject"], chosen["body"])

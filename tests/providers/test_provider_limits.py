@@ -1,0 +1,93 @@
+"""Client-side provider limits on the session's real Prefect server: requests in flight never exceed
+the provider's limit, across processes (two event loops with their own pools stand in for two
+workers), slots go back to Prefect when idle, and the per-minute rate paces requests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from agentflows.settings import get_settings
+from agents.provider_limits import provider_slot
+
+pytestmark = pytest.mark.e2e
+
+
+class InFlight:
+    def __init__(self) -> None:
+        self.now = self.peak = self.done = 0
+        self.lock = threading.Lock()
+
+    async def request(self, provider: str, seconds: float) -> None:
+        async with provider_slot(provider):
+            with self.lock:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+            await asyncio.sleep(seconds)
+            with self.lock:
+                self.now -= 1
+                self.done += 1
+
+
+def active_slots(name: str) -> int:
+    from prefect.client.orchestration import get_client
+
+    async def read() -> int:
+        async with get_client() as client:
+            return (await client.read_global_concurrency_limit_by_name(name)).active_slots
+
+    return asyncio.run(read())
+
+
+def test_requests_in_flight_never_exceed_the_limit_across_workers(prefect_server, monkeypatch):
+    monkeypatch.setenv("AGENTFLOWS_PROVIDER_CONCURRENCY", '{"limits-test": 4}')
+    get_settings.cache_clear()
+    counter = InFlight()
+
+    def worker() -> None:  # its own event loop: its own slot pool, like another process
+        async def burst() -> None:
+            await asyncio.gather(*(counter.request("limits-test", 0.1) for _ in range(15)))
+
+        asyncio.run(burst())
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert counter.done == 30
+    assert counter.peak == 4, f"the limit is reached and never exceeded (peak {counter.peak})"
+    deadline = time.monotonic() + 10
+    while active_slots("model-concurrency-limits-test") and time.monotonic() < deadline:
+        time.sleep(0.2)  # leases are returned in the background as each pool goes idle
+    assert active_slots("model-concurrency-limits-test") == 0, "idle workers hold no slots"
+
+
+def test_requests_per_minute_pace_a_burst(prefect_server, monkeypatch):
+    monkeypatch.setenv("AGENTFLOWS_PROVIDER_RPM", '{"rpm-test": 600}')  # 10/s, a burst of 10
+    get_settings.cache_clear()
+    counter = InFlight()
+
+    async def burst() -> float:
+        started = time.monotonic()
+        await asyncio.gather(*(counter.request("rpm-test", 0) for _ in range(30)))
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(burst())
+    assert counter.done == 30
+    assert elapsed >= 1.5, f"30 requests at 10/s after a burst of 10 take about 2 s, not {elapsed:.2f} s"
+
+
+def test_offline_and_unlimited_providers_take_no_slot(prefect_server, monkeypatch):
+    monkeypatch.setenv("AGENTFLOWS_PROVIDER_CONCURRENCY", '{"someone-else": 1}')
+    get_settings.cache_clear()
+    counter = InFlight()
+
+    async def many() -> None:
+        await asyncio.gather(*(counter.request(p, 0.05) for p in ["offline", "unlimited"] * 10))
+
+    asyncio.run(many())
+    assert counter.peak == 20
