@@ -235,7 +235,7 @@ def demo(
 
 
 # Commands of the other workflows register themselves on `app` / `run_app` when imported.
-from agentflows import cli_fraud, cli_memory, cli_triggers  # noqa: E402, F401
+from agentflows import cli_fraud, cli_memory, cli_outbox, cli_triggers  # noqa: E402, F401
 
 
 def main() -> None:

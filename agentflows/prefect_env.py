@@ -2,13 +2,16 @@
 
 Prefect reads its settings from the environment once, at import; so the CLI calls
 `configure_prefect_env()` first thing, and every later `import prefect` sees the same server,
-home directory and analytics switch. Variables the user already set win.
+home directory and analytics switch. Variables the user already set win. It also installs the
+log masking of `agentflows.redaction` (emails, secrets), so the log lines Prefect's handlers print
+and ship to the server are masked in every process that configures Prefect this way.
 """
 
 from __future__ import annotations
 
 import os
 
+from agentflows import redaction
 from agentflows.settings import Settings, get_settings
 
 
@@ -30,6 +33,7 @@ def configure_prefect_env(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.update(prefect_env(settings))
+    redaction.install(settings)
 
 
 def prefect_ui_url() -> str:

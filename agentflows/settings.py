@@ -119,6 +119,14 @@ class Settings(BaseSettings):
         default=3 * 24 * 3600, gt=0, description="How long an outreach draft waits for a reviewer."
     )
     approval_poll_s: int = Field(default=5, gt=0, description="How often a paused run checks for input.")
+    approval_wait: str = Field(
+        default="auto",
+        pattern="^(auto|pause|suspend)$",
+        description=(
+            "How runs wait for a reviewer: auto = suspend (no process held) when started from a deployment, "
+            "pause (in-process) when started in a terminal; or force one."
+        ),
+    )
     history_limit: int = Field(default=25, gt=0, description="Most recent CRM activities in a brief.")
     memory_window_days: int = Field(
         default=180, gt=0, description="Earlier outreach to an account shown in briefs; its angles are not reused."

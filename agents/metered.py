@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic_ai._run_context import get_current_run_context
+from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
@@ -32,6 +33,7 @@ from sqlalchemy import func, select
 
 from agentflows.db import session_scope
 from agentflows.db.usage import ModelUsage
+from agentflows.redaction import scrub
 from agentflows.settings import get_settings
 from agents.provider_limits import provider_slot
 
@@ -133,6 +135,28 @@ def _record_sync(ctx: RequestContext, provider: str, response: ModelResponse) ->
         )
 
 
+@asynccontextmanager
+async def scrubbed_provider_errors() -> AsyncGenerator[None]:
+    """A provider (or a proxy) may echo the credential it received in its error body; pydantic-ai puts
+    that body in the exception's message, which travels on into state messages, results, artifacts and
+    the database. Re-raise it with secrets masked, of the same type (retry decisions depend on it)."""
+    try:
+        yield
+    except ModelHTTPError as exc:
+        raise type(exc)(
+            exc.status_code,
+            exc.model_name,
+            scrub(exc.body),
+            headers=exc.headers,
+            suggested_model_id=exc.suggested_model_id,
+            hint=exc.hint,
+            provider_error_code=exc.provider_error_code,
+            provider_error_type=exc.provider_error_type,
+            retry_after=exc.retry_after,
+            in_stream=exc.in_stream,
+        ) from None  # the SDK's own exception repeats the body
+
+
 class MeteredModel(WrapperModel):
     """A provider model whose every sent request is limited, budgeted and recorded."""
 
@@ -148,7 +172,7 @@ class MeteredModel(WrapperModel):
     ) -> ModelResponse:
         ctx = _request_context()
         await check_budget(ctx, messages)
-        async with provider_slot(self.provider_label):
+        async with provider_slot(self.provider_label), scrubbed_provider_errors():
             response = await super().request(messages, model_settings, model_request_parameters)
         await asyncio.to_thread(_record_sync, ctx, self.provider_label, response)
         return response
@@ -165,6 +189,7 @@ class MeteredModel(WrapperModel):
         await check_budget(ctx, messages)
         async with (
             provider_slot(self.provider_label),
+            scrubbed_provider_errors(),
             super().request_stream(messages, model_settings, model_request_parameters, run_context) as stream,
         ):
             yield stream

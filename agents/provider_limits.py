@@ -224,12 +224,20 @@ def _pool(kind: str, provider: str, make: Any) -> Any:
 
 
 _limits_ready: set[str] = set()
+_limits_locks: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = WeakKeyDictionary()
 
 
 async def ensure_limits(provider: str) -> None:
     """Create (or update) this provider's Prefect limits once per process from the settings."""
     if provider in _limits_ready:
         return
+    lock = _limits_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock:  # a batch's first requests all arrive at once: one of them sets the limits up
+        if provider not in _limits_ready:
+            await _set_up_limits(provider)
+
+
+async def _set_up_limits(provider: str) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound

@@ -27,12 +27,11 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.context import get_run_context
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import apause_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
 from agentflows.fraud_templates import propose_template
+from agentflows.human_input import AnswerTimeout, wait_for_answer
 from agentflows.settings import get_settings
 from agents.fraud.models import CaseVerdict, ClaimSummary, Decision
 from tasks.fraud.agents import judge, run_signals
@@ -168,13 +167,10 @@ async def ask_analyst(verdict: CaseVerdict, description: str) -> AnalystAnswer:
             verdict_digest=verdict.digest,
         )
         try:
-            answer = await apause_flow_run(
-                wait_for_input=form,
-                timeout=settings.fraud_review_timeout_s,
-                poll_interval=settings.approval_poll_s,
-                key=f"fraud-review-{attempt}",
+            answer = await wait_for_answer(
+                form, timeout_s=settings.fraud_review_timeout_s, key=f"fraud-review-{attempt}"
             )
-        except FlowPauseTimeout:
+        except AnswerTimeout:
             return AnalystAnswer(action="timed_out")
         if answer.verdict_digest.strip() == verdict.digest:
             return AnalystAnswer(action=OUTCOMES[answer.outcome], analyst=answer.analyst.strip(), note=answer.note)

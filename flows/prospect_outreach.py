@@ -23,11 +23,10 @@ from weakref import WeakKeyDictionary
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.context import get_run_context
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import apause_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
+from agentflows.human_input import AnswerTimeout, wait_for_answer, waits_without_a_process
 from agentflows.settings import get_settings
 from agents.outreach.brief import (
     EmailDrafts,
@@ -42,7 +41,15 @@ from tasks.crm import ProspectRecord, load_prospects
 from tasks.email import send_email
 from tasks.generation import choose_writer, draft_emails, research
 from tasks.memory import angles_to_avoid, style_examples
-from tasks.outreach import Decision, Outcome, SavedDrafts, open_review, record_decision, save_drafts
+from tasks.outreach import (
+    Decision,
+    Outcome,
+    SavedDrafts,
+    open_review,
+    record_decision,
+    save_drafts,
+    start_approval_run,
+)
 from tasks.usage import publish_usage
 from tasks.web import fetch_website
 
@@ -93,7 +100,7 @@ def decide(answer: OutreachApproval, drafts: EmailDrafts, digest: str) -> Decisi
 class ProspectOutcome(BaseModel):
     prospect_id: int
     flow_run_id: str | None
-    outcome: Outcome | Literal["failed"]
+    outcome: Outcome | Literal["failed", "awaiting_approval"]
     writer: str | None = None
     error: str | None = None
     variant: int | None = None
@@ -195,13 +202,8 @@ async def ask_reviewer(drafts: EmailDrafts, digest: str, description: str) -> De
             drafts_digest=digest,
         )
         try:
-            answer = await apause_flow_run(
-                wait_for_input=form,
-                timeout=settings.approval_timeout_s,
-                poll_interval=settings.approval_poll_s,
-                key=f"approval-{attempt}",
-            )
-        except FlowPauseTimeout:
+            answer = await wait_for_answer(form, timeout_s=settings.approval_timeout_s, key=f"approval-{attempt}")
+        except AnswerTimeout:
             return Decision(outcome="timed_out")
         result = decide(answer, drafts, digest)
         if isinstance(result, Decision):
@@ -275,7 +277,13 @@ async def outreach_approval(draft_id: int) -> ProspectOutcome:
 
 
 async def draft_and_review(record: ProspectRecord, batch_run_id: str) -> ProspectOutcome:
+    """Draft, then review: in this process (a paused subflow), or as its own run that holds no process."""
     saved = await draft_for(record, batch_run_id)
+    if waits_without_a_process():
+        approval_run_id = await start_approval_run(saved.draft_id)
+        return ProspectOutcome(
+            prospect_id=record.profile.contact_id, flow_run_id=approval_run_id, outcome="awaiting_approval"
+        )
     return await outreach_approval(saved.draft_id)
 
 

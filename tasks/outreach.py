@@ -230,3 +230,66 @@ def _record_decision_sync(review: DraftForReview, flow_run_id: str, decision: De
 async def record_decision(review: DraftForReview, flow_run_id: str, decision: Decision) -> str | None:
     """Log the reviewer's decision in the CRM; an approval also queues the email in the outbox."""
     return await asyncio.to_thread(_record_decision_sync, review, flow_run_id, decision)
+
+
+APPROVAL_DEPLOYMENT = "outreach-approval/on-demand"
+
+
+@task(name="start-approval-run", retries=2, retry_delay_seconds=2)
+async def start_approval_run(draft_id: int) -> str:
+    """Start the draft's approval as its own deployment run (once per draft, whatever retries happen)."""
+    from prefect.deployments import run_deployment
+
+    run = await run_deployment(
+        APPROVAL_DEPLOYMENT,
+        parameters={"draft_id": draft_id},
+        timeout=0,  # started, not awaited: the batch ends and the approval waits without a process
+        as_subflow=False,
+        idempotency_key=f"outreach-approval:draft-{draft_id}",
+        tags=["outreach", "approval"],
+    )
+    return str(run.id)
+
+
+def awaiting_approval_runs_sync() -> dict[str, int]:
+    """Approval run id -> draft id, for every draft still waiting for a reviewer."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(OutreachDraft.flow_run_id, OutreachDraft.id).where(
+                OutreachDraft.status == "awaiting_approval", OutreachDraft.flow_run_id.is_not(None)
+            )
+        ).all()
+    return {str(run_id): draft_id for run_id, draft_id in rows}
+
+
+def record_timeout_sync(draft_id: int, flow_run_id: str) -> None:
+    """The approval's wait expired with its run gone: record `timed_out` (idempotent, like any decision)."""
+    _record_decision_sync(_open_review_sync(draft_id, flow_run_id), flow_run_id, Decision(outcome="timed_out"))
+
+
+EXPIRED_PAUSE = "paused and never resumed"  # the Prefect server's message when a pause times out
+
+
+@task(name="expired-approval-runs")
+async def expired_approval_runs() -> dict[str, int]:
+    """Approval runs the Prefect server failed because nobody answered in time -> their draft ids."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    waiting = await asyncio.to_thread(awaiting_approval_runs_sync)
+    expired: dict[str, int] = {}
+    ids = list(waiting)
+    async with get_client() as client:
+        for start in range(0, len(ids), 200):
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start : start + 200])), limit=200
+            )
+            for run in runs:
+                if run.state and run.state.is_failed() and EXPIRED_PAUSE in (run.state.message or ""):
+                    expired[str(run.id)] = waiting[str(run.id)]
+    return expired
+
+
+@task(name="record-timeout", retries=2, retry_delay_seconds=2)
+async def record_timeout(draft_id: int, flow_run_id: str) -> None:
+    await asyncio.to_thread(record_timeout_sync, draft_id, flow_run_id)

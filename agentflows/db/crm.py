@@ -45,6 +45,7 @@ class ActivityKind(enum.StrEnum):
 
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
+    SENDING = "sending"  # committed before the SMTP conversation; still so after it: outcome unknown
     SENT = "sent"
     FAILED = "failed"
 

@@ -7,14 +7,13 @@ what the CRM knows about their account. Nothing is invented; what is missing is 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic_ai import Agent, ModelRetry
 from pydantic_ai.models import Model
 
 from agents import offline
-from agents.durable import durable_agent
+from agents.durable import durable_agent, per_event_loop
 from agents.landing.plan import ChannelIdea, MarketingPlan, Phase, PlannerInput, check_plan
 from agents.outreach.brief import Fact
 from agents.outreach.researcher import web_sentences
@@ -175,7 +174,7 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
 offline.register(NAME, compose_offline)
 
 
-@lru_cache(maxsize=8)
+@per_event_loop
 def planner(model: Model | str) -> Agent[None, MarketingPlan]:
     agent = durable_agent(name=NAME, model=model, output_type=MarketingPlan, instructions=INSTRUCTIONS)
 

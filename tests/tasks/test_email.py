@@ -57,3 +57,85 @@ def test_unknown_contact_queues_nothing(seeded_db):
         add_to_outbox(s, key="k", contact_id=999_999, subject="s", body="b", flow_run_id=None, headers={})
     with session_scope() as s:
         assert s.scalar(select(OutboxMessage)) is None
+
+
+class CutOffSink:
+    """An SMTP server that takes the message and then drops the connection before its 250: to the
+    sender the send was cut off mid-conversation, as when its process dies or the network fails."""
+
+    def __init__(self) -> None:
+        import socketserver
+        import threading
+
+        self.messages: list[bytes] = []
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 cut-off sink\r\n")
+                while line := self.rfile.readline():
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        data = b""
+                        while (chunk := self.rfile.readline()) and chunk != b".\r\n":
+                            data += chunk
+                        sink.messages.append(data)
+                        return  # gone before answering 250
+                    self.wfile.write(b"221 bye\r\n" if verb == b"QUIT" else b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_send_cut_off_mid_conversation_is_never_repeated(seeded_db, smtp_sink, monkeypatch):
+    from typer.testing import CliRunner
+
+    from agentflows.cli import app
+    from tasks.email import DeliveryUncertainError
+
+    cut = CutOffSink()
+    monkeypatch.setenv("AGENTFLOWS_SMTP_URL", f"smtp://127.0.0.1:{cut.port}")
+    get_settings.cache_clear()
+    _queue("send-cut")
+    with pytest.raises(DeliveryUncertainError, match="may have been delivered"):
+        deliver_sync("send-cut")
+    assert len(cut.messages) == 1, "the message went out once"
+
+    monkeypatch.setenv("AGENTFLOWS_SMTP_URL", smtp_sink.url)  # a healthy server again: still no second copy
+    get_settings.cache_clear()
+    with pytest.raises(DeliveryUncertainError, match="agentflows outbox resend send-cut"):
+        deliver_sync("send-cut")
+    assert smtp_sink.messages == [] and len(cut.messages) == 1
+    with session_scope() as s:
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == "send-cut"))
+    assert row.status == OutboxStatus.SENDING and row.attempts == 1
+
+    listed = CliRunner().invoke(app, ["outbox", "list"], env={"COLUMNS": "250"})
+    assert listed.exit_code == 0 and "send-cut" in listed.output and "sending" in listed.output
+    resent = CliRunner().invoke(app, ["outbox", "resend", "send-cut"])  # a person checked: it did not arrive
+    assert resent.exit_code == 0, resent.output
+    deliver_sync("send-cut")
+    assert len(smtp_sink.messages) == 1 and smtp_sink.messages[0]["Message-ID"] == message_id_for("send-cut")
+    again = CliRunner().invoke(app, ["outbox", "resend", "send-cut"])
+    assert again.exit_code == 2 and "is not sent again" in again.output
+
+
+def test_two_senders_at_once_send_one_message(seeded_db, smtp_sink):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks.email import DeliveryUncertainError
+
+    _queue("send-race")
+
+    def attempt() -> str:
+        try:
+            return deliver_sync("send-race").status.value
+        except DeliveryUncertainError:
+            return "refused"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: attempt(), range(8)))
+    assert len(smtp_sink.messages) == 1, outcomes
+    assert "sent" in outcomes

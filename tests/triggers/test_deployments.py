@@ -24,6 +24,8 @@ from deployments.webhooks import FRAUD_CHECK, LANDING_PLAN, OUTREACH
 EXPECTED = {
     "prospect-outreach/on-demand": (None, 4),
     "prospect-batch/weekday-mornings": ("0 8 * * 1-5", 1),
+    "outreach-approval/on-demand": (None, None),  # one per draft, each suspended until answered: no cap
+    "approval-expiry/every-15-minutes": ("*/15 * * * *", 1),
     "fraud-check/on-demand": (None, 8),
     "fraud-sweep/every-15-minutes": ("*/15 * * * *", 2),
     "fraud-fanout/on-demand": (None, 2),
@@ -49,7 +51,7 @@ def test_schedules_setting_switches_schedules_off(monkeypatch):
     finally:
         get_settings.cache_clear()
     schedules = [s for d in built.values() for s in d.schedules]
-    assert len(schedules) == 2 and not any(s.active for s in schedules)
+    assert len(schedules) == 3 and not any(s.active for s in schedules)
     assert all(d.entrypoint == spec.entrypoint for d, spec in zip(built.values(), load_specs(), strict=True))
 
 
@@ -103,7 +105,8 @@ def test_prefect_deploy_all_registers_every_deployment_on_a_process_pool(prefect
         d = deployed[name]
         assert d.work_pool_name == "agentflows", name
         assert [s.schedule.cron for s in d.schedules] == ([cron] if cron else []), name
-        assert d.global_concurrency_limit is not None and d.global_concurrency_limit.limit == limit, name
+        deployed_limit = d.global_concurrency_limit.limit if d.global_concurrency_limit else None
+        assert deployed_limit == limit, name
         step = d.pull_steps[0]["prefect.deployments.steps.set_working_directory"]
         assert Path(step["directory"]) == project_root, name
 

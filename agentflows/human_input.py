@@ -1,0 +1,54 @@
+"""How a flow waits for a person: suspended when a deployment can start it again, paused otherwise.
+
+A run started from a deployment (a webhook, a schedule, the UI, a worker) *suspends*: it leaves its
+process, which is then free for other runs, and Prefect schedules it again once someone answers the
+form; the run replays from the top, its completed tasks (model requests, tool calls, the decision
+write) come back from Prefect's result store instead of running again, and the suspend with the same
+key hands back the stored answer. A run started in a terminal (`agentflows run`, tests) has no
+deployment to be started from, so it *pauses* and keeps waiting in its process. The form, the
+answer's validation and the CLI are the same in both cases; `AGENTFLOWS_APPROVAL_WAIT` forces one.
+
+Timeouts: a paused run gives up in-process (`AnswerTimeout`); a suspended run is failed by the
+Prefect server when its pause expires ("paused and never resumed"), and `approval-expiry` records
+that outcome in the CRM (see `flows/approval_expiry.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import apause_flow_run, asuspend_flow_run
+
+from agentflows.settings import get_settings
+
+T = TypeVar("T")
+
+
+class AnswerTimeout(TimeoutError):
+    """Nobody answered a paused run's form within its timeout."""
+
+
+def waits_without_a_process() -> bool:
+    """True when the current run suspends (leaves its process) to wait for a person."""
+    mode = get_settings().approval_wait
+    if mode != "auto":
+        return mode == "suspend"
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    # Only a run of its own deployment can be started again; an in-process subflow has none.
+    return bool(run and run.deployment_id and run.parent_task_run_id is None)
+
+
+async def wait_for_answer(form: Any, *, timeout_s: int, key: str) -> Any:
+    """Wait for a person to submit `form` (a RunInput, possibly `.with_initial_data(...)`)."""
+    if waits_without_a_process():
+        # Raises prefect's Pause to end this process; on the run's next start it returns the answer.
+        return await asuspend_flow_run(wait_for_input=form, timeout=timeout_s, key=key)
+    try:
+        return await apause_flow_run(
+            wait_for_input=form, timeout=timeout_s, poll_interval=get_settings().approval_poll_s, key=key
+        )
+    except FlowPauseTimeout:
+        raise AnswerTimeout(f"no answer within {timeout_s} s") from None

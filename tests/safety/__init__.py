@@ -1,0 +1,1 @@
+"""Safety tests: untrusted input (prompt injection) and secrets."""
