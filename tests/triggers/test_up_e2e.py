@@ -109,6 +109,30 @@ def test_crm_webhook_outreach_is_approved_from_the_cli_and_sent(stack: UpProcess
     assert contact.email in next(mail.glob("*.eml")).read_text()
 
 
+def test_a_served_fraud_review_suspends_and_the_analysts_answer_completes_it(stack: UpProcess, monkeypatch):
+    from agentflows.db.fraud import FraudDecision
+    from tests.fraud.test_fraud_check_e2e import cases_by_decision
+
+    monkeypatch.setenv("AGENTFLOWS_DATABASE_URL", stack.db_url)  # type: ignore[attr-defined]
+    get_settings.cache_clear()
+    case = cases_by_decision()["review"][0]
+    get_settings.cache_clear()
+    run_id = stack.started(stack.signed_post("shop", {"claim_id": case}))["flow_run_id"]
+
+    def suspended() -> bool:
+        state = httpx.get(f"{stack.api}/flow_runs/{run_id}", timeout=10).json()["state"]
+        assert state["type"] not in {"FAILED", "CRASHED", "COMPLETED"}, state
+        return state["name"] == "Suspended"
+
+    wait_for(suspended, timeout=120, what="the fraud review to suspend (no process holds it)")
+    decided = stack.cli("fraud", "decide", "--case", str(case), "--outcome", "not fraud", "--analyst", "Ana")
+    assert decided.returncode == 0, decided.stdout + decided.stderr
+    wait_for(lambda: stack.run_state(run_id) == "COMPLETED", timeout=120, what="the resumed fraud check")
+    with session_scope(stack.db_url) as session:  # type: ignore[attr-defined]
+        actors = session.scalars(select(FraudDecision.actor).where(FraudDecision.claim_id == case)).all()
+    assert actors.count("analyst:Ana") == 1, actors  # decided once, though the run replayed from the top
+
+
 def test_a_dead_child_is_reported_loudly_and_stops_the_stack(stack: UpProcess):
     import os
     import signal
