@@ -1,31 +1,44 @@
-"""approval-expiry: the outcome of approvals whose wait ran out while no process was holding them.
+"""approval-expiry: the outcome of reviews whose wait ran out while no process was holding them.
 
 A paused run notices its own timeout and records `timed_out`. A suspended one (served runs: see
 `agentflows/human_input.py`) has no process left: the Prefect server fails it when the pause
-expires ("paused and never resumed"). Every 15 minutes this flow finds those runs among the drafts
-still awaiting approval and records the same `timed_out` outcome in the CRM, so account memory and
-`agentflows approvals` agree with the Prefect UI. Nothing is sent.
+expires ("paused and never resumed"). Every 15 minutes this flow finds those runs among outreach
+drafts still awaiting approval and fraud cases still awaiting an analyst, and records the same
+`timed_out` outcome a paused run would have: in the CRM (nothing is sent) and in the fraud audit
+trail, so account memory, `agentflows approvals` and `agentflows fraud pending` agree with the UI.
 """
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
+from pydantic import BaseModel
 
-from tasks.outreach import expired_approval_runs, record_timeout
+from tasks.fraud.decisions import awaiting_reviews, record_review_timeout
+from tasks.outreach import awaiting_approvals, record_timeout
+from tasks.waits import expired_waits
+
+
+class ExpiredWaits(BaseModel):
+    drafts: list[int]  # outreach drafts recorded as timed out
+    claims: list[int]  # fraud cases recorded as timed out
 
 
 @flow(name="approval-expiry", persist_result=True)
-async def approval_expiry() -> list[int]:
-    """Record `timed_out` for every outreach draft whose approval run expired; returns their draft ids."""
-    expired = await expired_approval_runs()
-    for flow_run_id, draft_id in sorted(expired.items(), key=lambda item: item[1]):
-        await record_timeout(draft_id, flow_run_id)
-    if expired:
-        await acreate_table_artifact(
-            table=[{"draft_id": d, "approval_run": r, "outcome": "timed_out"} for r, d in expired.items()],
-            key="approval-expiry",
-            description="Approvals whose wait expired",
-        )
-    get_run_logger().info("%d expired approvals recorded", len(expired))
-    return sorted(expired.values())
+async def approval_expiry() -> ExpiredWaits:
+    """Record `timed_out` for every approval and review whose suspended run expired."""
+    drafts, reviews = await awaiting_approvals(), await awaiting_reviews()
+    expired = await expired_waits(sorted(drafts) + sorted(reviews))
+    done = ExpiredWaits(drafts=[], claims=[])
+    for flow_run_id in expired:
+        if flow_run_id in drafts:
+            await record_timeout(drafts[flow_run_id], flow_run_id)
+            done.drafts.append(drafts[flow_run_id])
+        elif await record_review_timeout(reviews[flow_run_id], flow_run_id) is not None:
+            done.claims.append(reviews[flow_run_id])
+    rows = [{"kind": "outreach draft", "id": d} for d in done.drafts]
+    rows += [{"kind": "fraud case", "id": c} for c in done.claims]
+    if rows:
+        await acreate_table_artifact(table=rows, key="approval-expiry", description="Waits that expired unanswered")
+    get_run_logger().info("%d outreach approvals and %d fraud reviews timed out", len(done.drafts), len(done.claims))
+    return ExpiredWaits(drafts=sorted(done.drafts), claims=sorted(done.claims))

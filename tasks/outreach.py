@@ -267,27 +267,10 @@ def record_timeout_sync(draft_id: int, flow_run_id: str) -> None:
     _record_decision_sync(_open_review_sync(draft_id, flow_run_id), flow_run_id, Decision(outcome="timed_out"))
 
 
-EXPIRED_PAUSE = "paused and never resumed"  # the Prefect server's message when a pause times out
-
-
-@task(name="expired-approval-runs")
-async def expired_approval_runs() -> dict[str, int]:
-    """Approval runs the Prefect server failed because nobody answered in time -> their draft ids."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    waiting = await asyncio.to_thread(awaiting_approval_runs_sync)
-    expired: dict[str, int] = {}
-    ids = list(waiting)
-    async with get_client() as client:
-        for start in range(0, len(ids), 200):
-            runs = await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start : start + 200])), limit=200
-            )
-            for run in runs:
-                if run.state and run.state.is_failed() and EXPIRED_PAUSE in (run.state.message or ""):
-                    expired[str(run.id)] = waiting[str(run.id)]
-    return expired
+@task(name="awaiting-approvals")
+async def awaiting_approvals() -> dict[str, int]:
+    """Approval run id -> draft id, for every draft still waiting for a reviewer."""
+    return await asyncio.to_thread(awaiting_approval_runs_sync)
 
 
 @task(name="record-timeout", retries=2, retry_delay_seconds=2)

@@ -99,3 +99,65 @@ async def record_human_decision(
     """The analyst's answer (or the timeout) on a reviewed case; returns the row id."""
     actor = f"analyst:{analyst}" if analyst else "timeout"
     return await asyncio.to_thread(_write_sync, verdict, flow_run_id, action, actor, note)
+
+
+# --- reviews whose wait expired while suspended (see flows/approval_expiry.py) ----------------------
+
+
+def awaiting_review_runs_sync() -> dict[str, int]:
+    """Run id -> claim id for every case still waiting for an analyst."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(ClaimCheck.flow_run_id, ClaimCheck.claim_id).where(
+                ClaimCheck.status == CheckStatus.AWAITING_REVIEW, ClaimCheck.flow_run_id.is_not(None)
+            )
+        ).all()
+    return {str(run_id): claim_id for run_id, claim_id in rows}
+
+
+@task(name="awaiting-reviews")
+async def awaiting_reviews() -> dict[str, int]:
+    return await asyncio.to_thread(awaiting_review_runs_sync)
+
+
+def record_review_timeout_sync(claim_id: int, flow_run_id: str) -> int | None:
+    """`timed_out` for a review whose run expired, with the evidence of the run's own `review` decision."""
+    key = decision_key(claim_id, flow_run_id, "timed_out")
+    with session_scope() as session:
+        existing = session.scalar(select(FraudDecision.id).where(FraudDecision.idempotency_key == key))
+        if existing is not None:
+            return existing
+        check = session.scalar(select(ClaimCheck).where(ClaimCheck.claim_id == claim_id))
+        review = session.scalar(
+            select(FraudDecision).where(FraudDecision.idempotency_key == decision_key(claim_id, flow_run_id, "review"))
+        )
+        if check is None or check.flow_run_id != flow_run_id or check.status != CheckStatus.AWAITING_REVIEW:
+            return None  # decided or re-checked meanwhile: nothing to record
+        if review is None:
+            return None
+        row = FraudDecision(
+            idempotency_key=key,
+            claim_id=claim_id,
+            flow_run_id=flow_run_id,
+            action="timed_out",
+            actor="timeout",
+            deterministic_risk=review.deterministic_risk,
+            model=review.model,
+            model_decision=review.model_decision,
+            model_risk=review.model_risk,
+            rule=review.rule,
+            rationale=review.rationale,
+            note="no analyst answered before the review's wait expired",
+            evidence=review.evidence,
+            templates=review.templates,
+            verdict_digest=review.verdict_digest,
+        )
+        session.add(row)
+        check.status, check.decision, check.updated_at = CheckStatus.TIMED_OUT, "timed_out", utcnow()
+        session.flush()
+        return row.id
+
+
+@task(name="record-review-timeout", retries=2, retry_delay_seconds=2)
+async def record_review_timeout(claim_id: int, flow_run_id: str) -> int | None:
+    return await asyncio.to_thread(record_review_timeout_sync, claim_id, flow_run_id)

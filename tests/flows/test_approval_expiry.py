@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.crm import Activity, ActivityKind, OutboxMessage, OutreachDraft
-from tasks.outreach import EXPIRED_PAUSE
+from tasks.waits import EXPIRED_PAUSE
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +28,14 @@ async def draft_two(ids: list[int]) -> list[int]:
     return [(await draft_for(records[i], batch)).draft_id for i in ids]
 
 
-async def approval_run_in(state: object) -> str:
+async def approval_run_in(state: object, flow_obj: object = None) -> str:
     """A run of the real `outreach-approval` flow, placed in `state` as the server would leave it."""
     from prefect.client.orchestration import get_client
 
     from flows.prospect_outreach import outreach_approval
 
     async with get_client() as client:
-        run = await client.create_flow_run(outreach_approval, parameters={"draft_id": 0})
+        run = await client.create_flow_run(flow_obj or outreach_approval, parameters={})
         await client.set_flow_run_state(run.id, state, force=True)
     return str(run.id)
 
@@ -50,8 +50,8 @@ def test_expired_suspended_approvals_are_recorded_once(prefect_server, seeded_db
         s.get(OutreachDraft, expired_draft).flow_run_id = expired_run
         s.get(OutreachDraft, waiting_draft).flow_run_id = waiting_run
 
-    assert asyncio.run(approval_expiry()) == [expired_draft]
-    assert asyncio.run(approval_expiry()) == [], "recorded once"
+    assert asyncio.run(approval_expiry()).drafts == [expired_draft]
+    assert asyncio.run(approval_expiry()).drafts == [], "recorded once"
     with session_scope() as s:
         assert s.get(OutreachDraft, expired_draft).status == "timed_out"
         assert s.get(OutreachDraft, waiting_draft).status == "awaiting_approval"
