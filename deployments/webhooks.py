@@ -271,6 +271,14 @@ def finish_sync(row_id: int, flow_run_id: str | None, error: str | None) -> None
         session.execute(update(WebhookDelivery).where(WebhookDelivery.id == row_id).values(**values))
 
 
+def still_queued_sync(row_id: int, error: str) -> None:
+    """A creation that keeps failing: note why and restart the stale clock, so the sweep retries it later."""
+    with session_scope() as session:
+        session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id == row_id).values(error=error, updated_at=utcnow())
+        )
+
+
 def plan_sync(flow_run_id: str) -> MarketingPlan | None:
     with session_scope() as session:
         plan = session.scalar(select(LandingPlan.plan).where(LandingPlan.flow_run_id == flow_run_id))
@@ -332,8 +340,13 @@ class Receiver:
                 self._create_and_record(row.id, row.source, row.delivery_id, row.deployment, parameters)
             )
             self._jobs[row.id] = job
-            job.add_done_callback(lambda _, row_id=row.id: self._jobs.pop(row_id, None))
+            job.add_done_callback(lambda done, row_id=row.id: self._job_done(row_id, done))
         return job
+
+    def _job_done(self, row_id: int, job: asyncio.Task[str]) -> None:
+        self._jobs.pop(row_id, None)
+        if not job.cancelled():
+            job.exception()  # logged where it happened; retrieved here so asyncio does not report it again
 
     async def _create_and_record(
         self, row_id: int, source: str, delivery_id: str, deployment: str, parameters: dict[str, Any]
@@ -347,12 +360,19 @@ class Receiver:
                 try:
                     flow_run_id = await self.create_run(source, delivery_id, deployment, parameters)
                     break
-                except Exception as exc:  # the row keeps the parameters; a redelivery or the sweep retries
-                    permanent = isinstance(exc, ObjectNotFound)
-                    if permanent or attempt == attempts:
-                        await asyncio.to_thread(finish_sync, row_id, None, f"{type(exc).__name__}: {exc}"[:500])
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    if isinstance(exc, ObjectNotFound):  # no such deployment: retrying cannot help
+                        await asyncio.to_thread(finish_sync, row_id, None, error)
                         log.error(
-                            "could not start %s for %s delivery %s after %d attempts: %s",
+                            "cannot start %s for %s delivery %s: %s", deployment, source, _printable(delivery_id), error
+                        )
+                        raise
+                    if attempt == attempts:  # Prefect is overloaded or away: the row stays queued for the sweep
+                        await asyncio.to_thread(still_queued_sync, row_id, error)
+                        log.warning(
+                            "could not start %s for %s delivery %s after %d attempts (%s); it stays queued and the "
+                            "recovery sweep retries it",
                             deployment,
                             source,
                             _printable(delivery_id),
@@ -406,6 +426,7 @@ class Receiver:
         self, delivery: Delivery, deployment: str, parameters: dict[str, Any], within: float | None = None
     ) -> Accepted:
         """The answer for this delivery; its run is created once, whoever asks and however often."""
+        asked_to_wait = within is not None  # `?wait=N` on the landing route
         within = self.settings.webhook_answer_within_s if within is None else within
         owner, row = await asyncio.to_thread(claim_sync, delivery, deployment, parameters)
         if not owner and row.payload_sha256 != delivery.digest:
@@ -415,6 +436,8 @@ class Receiver:
         if not owner and row.flow_run_id is None and await asyncio.to_thread(take_over_sync, row, parameters):
             owner, row = True, await asyncio.to_thread(read_sync, delivery)
         if owner:
+            if not asked_to_wait and len(self._jobs) >= self.settings.webhook_dispatch_concurrency:
+                within = 0  # a backlog: this run will not exist within the budget, so do not make the sender wait
             job = self.dispatch(row, parameters)
             done, _ = await asyncio.wait([job], timeout=within)
             if job in done and job.exception() is not None:  # failed fast (e.g. no such deployment): say so

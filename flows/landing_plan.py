@@ -23,7 +23,7 @@ from prefect.context import get_run_context
 from sqlalchemy import func, select
 
 from agentflows.db import session_scope
-from agentflows.db.crm import Account, Deal, DealStage
+from agentflows.db.crm import Account, Contact, Deal, DealStage
 from agentflows.db.webhooks import LandingPlan
 from agentflows.settings import get_settings
 from agents.landing import planner
@@ -35,7 +35,6 @@ from tasks.generation import run_agent
 from tasks.web import fetch_page_text
 
 # Email domains shared by many companies: matching them to a CRM account would be a guess.
-FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "proton.me"}
 
 
 def _non_public_reason(url: str) -> str | None:
@@ -64,13 +63,16 @@ async def fetch_visitor_website(url: str) -> WebFindings:
     return await fetch_page_text(url)
 
 
-def match_account_sync(email_domain: str) -> CrmMatch | None:
-    """The CRM account whose domain is the visitor's email domain (free-mail domains match nothing)."""
-    domain = email_domain.lower().removeprefix("www.")
-    if domain in FREE_MAIL:
-        return None
+def match_account_sync(email: str) -> CrmMatch | None:
+    """The CRM account of a known contact with exactly this email; anyone else gets no CRM data.
+
+    The form is unauthenticated and the plan goes back to whoever submitted it, so matching on the
+    email's domain alone would hand an account's products, deals and history to anyone typing
+    `x@<customer domain>`. A known contact's address is a narrower door (still unverified: see README).
+    """
     with session_scope() as session:
-        account = session.scalar(select(Account).where(func.lower(Account.domain) == domain))
+        contact = session.scalar(select(Contact).where(func.lower(Contact.email) == email.strip().lower()))
+        account = session.get(Account, contact.account_id) if contact is not None else None
         if account is None:
             return None
         deals = list(session.scalars(select(Deal).where(Deal.account_id == account.id)))
@@ -91,8 +93,8 @@ def match_account_sync(email_domain: str) -> CrmMatch | None:
 
 
 @task(name="match-crm-account", retries=2, retry_delay_seconds=1)
-async def match_crm_account(email_domain: str) -> CrmMatch | None:
-    return await asyncio.to_thread(match_account_sync, email_domain)
+async def match_crm_account(email: str) -> CrmMatch | None:
+    return await asyncio.to_thread(match_account_sync, email)
 
 
 def _save_plan_sync(flow_run_id: str, plan: MarketingPlan, match: CrmMatch | None, model: str) -> None:
@@ -136,7 +138,7 @@ async def landing_plan(visitor: Visitor) -> MarketingPlan:
     """A marketing plan for a landing-page visitor, grounded in their site and our CRM."""
     settings = get_settings()
     flow_run_id = str(get_run_context().flow_run.id)
-    web, match = await asyncio.gather(fetch_visitor_website(visitor.website), match_crm_account(visitor.email_domain))
+    web, match = await asyncio.gather(fetch_visitor_website(visitor.website), match_crm_account(visitor.email))
     data = PlannerInput(
         visitor=visitor, web=web, crm=match, seller_company=settings.seller_company, offer=settings.seller_offer
     )

@@ -86,6 +86,8 @@ def decide(answer: OutreachApproval, drafts: EmailDrafts, digest: str) -> Decisi
     chosen = drafts.variants[variant - 1]
     subject = answer.subject.strip() or chosen.subject
     body = answer.body.strip() or chosen.body
+    if not subject.isprintable():
+        return f"The subject must be one line of text, got {subject!r}. Edit it and submit again."
     return Decision(
         outcome="sent",
         reviewer=answer.reviewer.strip(),

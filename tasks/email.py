@@ -95,14 +95,17 @@ def _smtp_send(message: OutboxMessage) -> None:
     if url.scheme not in {"smtp", "smtps"} or not url.hostname:
         raise EmailDeliveryError(f"AGENTFLOWS_SMTP_URL must look like smtp://host:port, got scheme {url.scheme!r}")
     email = EmailMessage()
-    email["From"] = settings.mail_from
-    email["To"] = message.to_address
-    email["Subject"] = message.subject
-    email["Date"] = formatdate(localtime=False)
-    email["Message-ID"] = message.message_id or make_msgid()
-    for name, value in message.headers.items():
-        email[name] = value
-    email.set_content(message.body)
+    try:  # built before any connection: a header with a line break is refused here, nothing goes out
+        email["From"] = settings.mail_from
+        email["To"] = message.to_address
+        email["Subject"] = message.subject
+        email["Date"] = formatdate(localtime=False)
+        email["Message-ID"] = message.message_id or make_msgid()
+        for name, value in message.headers.items():
+            email[name] = value
+        email.set_content(message.body)
+    except ValueError as exc:
+        raise EmailDeliveryError(f"the message cannot be sent as written ({exc}); it stays in the outbox") from exc
     smtp_cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
     port = url.port or (465 if url.scheme == "smtps" else 25)
     try:

@@ -165,7 +165,7 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
     if not data.web.available:
         caveats.append(f"Website not used: {data.web.error}")
     if crm is None:
-        caveats.append(f"No CRM account matches the email domain {v.email_domain}.")
+        caveats.append("Not from a known CRM contact: the plan uses the form and the website only.")
     return MarketingPlan(
         company=v.company, positioning=positioning, facts=facts, channel_ideas=ideas, plan=plan, caveats=caveats
     )

@@ -148,6 +148,8 @@ def check_drafts(drafts: EmailDrafts, data: WriterInput) -> list[str]:
             problems.append(f"variant {i} cites facts not in the brief: {unknown} (known: {sorted(fact_ids)})")
         if variant.angle.strip().lower() in avoided:
             problems.append(f"variant {i} repeats the angle {variant.angle!r} already used on this account")
+        if not variant.subject.isprintable():  # a line break would smuggle headers (Bcc:) into the email
+            problems.append(f"variant {i} subject must be one printable line, got {variant.subject!r}")
         for field, text in (("subject", variant.subject), ("body", variant.body)):
             if match := _PLACEHOLDER.search(text):
                 problems.append(f"variant {i} {field} has an unfilled placeholder {match.group(0)!r}")

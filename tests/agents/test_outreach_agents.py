@@ -141,3 +141,12 @@ def test_output_that_never_validates_fails_with_a_readable_message(monkeypatch):
     expected = r"outreach-writer-new-logo-executive.*gave up after 3 attempts.*different angles"
     with pytest.raises(GenerationError, match=expected):
         asyncio.run(draft_emails(data))
+
+
+def test_a_subject_that_smuggles_a_header_is_sent_back_to_the_model():
+    data = writer_input(WriterType.TECHNICAL_BUYER)
+    drafts = asyncio.run(draft_emails(data))
+    first = drafts.variants[0]
+    smuggled = first.model_copy(update={"subject": first.subject + "\r\nBcc: x@evil.example"})
+    bad = drafts.model_copy(update={"variants": [smuggled, *drafts.variants[1:]]})
+    assert any("one printable line" in p for p in writers.check_drafts(bad, data))

@@ -139,3 +139,23 @@ def test_two_senders_at_once_send_one_message(seeded_db, smtp_sink):
         outcomes = list(pool.map(lambda _: attempt(), range(8)))
     assert len(smtp_sink.messages) == 1, outcomes
     assert "sent" in outcomes
+
+
+def test_a_subject_with_a_line_break_is_refused_before_any_connection(seeded_db, smtp_sink):
+    with session_scope() as s:
+        contact = s.scalar(select(Contact).limit(1))
+        add_to_outbox(
+            s,
+            key="send-crlf",
+            contact_id=contact.id,
+            subject="Hello\r\nBcc: x@evil.example",
+            body="Body text",
+            flow_run_id=None,
+            headers={},
+        )
+    with pytest.raises(EmailDeliveryError, match="cannot be sent as written"):
+        deliver_sync("send-crlf")
+    assert smtp_sink.messages == []
+    with session_scope() as s:
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == "send-crlf"))
+    assert row.status == OutboxStatus.PENDING, "refused for certain, not left in doubt"

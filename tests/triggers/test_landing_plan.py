@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from agentflows.db import session_scope
-from agentflows.db.crm import Account, Deal, DealStage
+from agentflows.db.crm import Account, Contact, Deal, DealStage
 from agentflows.db.webhooks import LandingPlan
 from agentflows.settings import get_settings
 from agents.landing.plan import Visitor
@@ -33,6 +33,11 @@ def customer_account() -> Account:
         ).first()
 
 
+def contact_email(account: Account) -> str:
+    with session_scope() as session:
+        return session.scalar(select(Contact.email).where(Contact.account_id == account.id).limit(1))
+
+
 def test_plan_is_grounded_in_site_and_crm(prefect_server, seeded_db, httpserver, monkeypatch):
     from flows.landing_plan import landing_plan
 
@@ -43,7 +48,7 @@ def test_plan_is_grounded_in_site_and_crm(prefect_server, seeded_db, httpserver,
     visitor = Visitor(
         company=account.name,
         role="VP of Marketing",
-        email=f"jo.doe@{account.domain}",
+        email=contact_email(account),  # a known contact: the plan may use what the CRM knows
         website=httpserver.url_for("/"),
         goals="Cut forecast preparation time in half. Grow repeat orders.",
     )
@@ -81,5 +86,26 @@ def test_unknown_visitor_and_internal_website_are_noted_not_fetched(prefect_serv
     plan = asyncio.run(landing_plan(visitor))
     assert {f.source for f in plan.facts} == {"form"}
     assert any("non-public address" in c for c in plan.caveats)
-    assert any("No CRM account matches the email domain gmail.com" in c for c in plan.caveats)
+    assert any("Not from a known CRM contact" in c for c in plan.caveats)
     assert len(httpserver.log) == 0
+
+
+def test_a_stranger_at_a_customers_domain_gets_no_crm_data(prefect_server, seeded_db):
+    """The form is unauthenticated: typing `x@<customer domain>` must not reveal the account."""
+    from flows.landing_plan import landing_plan
+
+    account = customer_account()
+    visitor = Visitor(
+        company=account.name,
+        role="Analyst",
+        email=f"someone.new@{account.domain}",
+        website="https://unreachable.example/",
+        goals="Learn what this account already bought",
+    )
+    plan = asyncio.run(landing_plan(visitor))
+    assert not any(f.source.startswith("crm:") for f in plan.facts)
+    assert any("Not from a known CRM contact" in c for c in plan.caveats)
+    with session_scope() as session:
+        deals = session.scalars(select(Deal.product).where(Deal.account_id == account.id)).all()
+    text = plan.model_dump_json()
+    assert not any(product in text for product in deals), "no product the account owns is revealed"
