@@ -87,3 +87,19 @@ def reject_all_when_paused(contact_ids: list[int], bg: BackgroundFlow, timeout: 
     for p in pending.values():
         run_input = approval_input(p.flow_run_id, variant=None, reviewer="test", note="not now", reject=True)
         asyncio.run(submit(p.flow_run_id, run_input))
+
+
+def processes_running(flow_run_id: str) -> list[int]:
+    """Pids of processes executing this flow run (Prefect's runner starts each with PREFECT__FLOW_RUN_ID)."""
+    from pathlib import Path
+
+    needle = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found

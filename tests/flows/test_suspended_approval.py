@@ -19,49 +19,18 @@ from sqlalchemy import func, select
 
 from agentflows.db import session_scope
 from agentflows.db.crm import Contact, OutboxMessage, OutreachDraft
-from agentflows.settings import get_settings
-from tests.helpers import wait_for
+from tests.helpers import processes_running, wait_for
 from tests.triggers.stack import UpProcess, stack_env, start_up
 
 pytestmark = pytest.mark.e2e
-
-
-def processes_running(flow_run_id: str) -> list[int]:
-    """Pids of processes executing this flow run (the runner starts each with PREFECT__FLOW_RUN_ID)."""
-    needle = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if needle in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def run(up: UpProcess, flow_run_id: str) -> dict:
     return httpx.get(f"{up.api}/flow_runs/{flow_run_id}", timeout=10).json()
 
 
-@pytest.fixture
-def seeded(tmp_path: Path) -> tuple[Path, str]:
-    from agentflows.db.migrate import upgrade
-    from agentflows.seed.crm import seed_crm
-
-    data = tmp_path / "data"
-    url = f"sqlite:///{data / 'agentflows.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AGENTFLOWS_DATABASE_URL", url)
-        get_settings.cache_clear()
-        upgrade(url)
-        seed_crm()
-    get_settings.cache_clear()
-    return data, url
-
-
-def test_served_approval_suspends_survives_a_killed_runner_and_sends_once(seeded: tuple[Path, str]):
-    data, db_url = seeded
+def test_served_approval_suspends_survives_a_killed_runner_and_sends_once(stack_data: tuple[Path, str]):
+    data, db_url = stack_data
     with session_scope(db_url) as session:
         contact = session.scalars(select(Contact).order_by(Contact.id)).first()
     env = stack_env(data)
