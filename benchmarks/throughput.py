@@ -21,6 +21,9 @@ Each workload runs in a fresh child process (peak RSS is that process's own) on 
 seeded CRM. Websites are unreachable here (no network): the fetch fails fast and briefs say so.
 With `--rpm R` the provider also enforces R requests per sliding minute and the run should hold
 >= 90 % of it with no failed prospect. The last line is exactly `ratio=<agents/ideal> rss_mib=<peak>`.
+
+Diagnostics: BENCH_DEBUG=1 prints each workload's stderr; BENCH_PROFILE=<file> writes a cProfile of the
+agents workload (read it with `python -m pstats <file>`).
 """
 
 from __future__ import annotations
@@ -216,8 +219,6 @@ def main() -> None:
     )
     provider = FakeProviderProcess(faults, responder="tests.providers.responders:offline_responder").start()
     limits = {"AGENTFLOWS_PROVIDER_CONCURRENCY": json.dumps({PROVIDER: args.concurrency})}
-    if os.environ.get("BENCH_NO_LIMITS"):
-        limits = {}
     if args.rpm:
         limits["AGENTFLOWS_PROVIDER_RPM"] = json.dumps({PROVIDER: args.rpm})
     agent_env = (
