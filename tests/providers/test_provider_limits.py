@@ -91,3 +91,30 @@ def test_offline_and_unlimited_providers_take_no_slot(prefect_server, monkeypatc
 
     asyncio.run(many())
     assert counter.peak == 20
+
+
+def test_a_prefect_server_that_hiccups_fails_no_waiting_request(prefect_server, monkeypatch):
+    """Two 503s from Prefect while requests wait for slots: they wait a little longer, none fails."""
+    import httpx
+
+    from agents import provider_limits
+
+    monkeypatch.setenv("AGENTFLOWS_PROVIDER_CONCURRENCY", '{"hiccup-test": 2}')
+    get_settings.cache_clear()
+    real = provider_limits._increment
+    failures = iter([True, True])
+
+    async def flaky(name, slots, mode):  # type: ignore[no-untyped-def]
+        if next(failures, False):
+            request = httpx.Request("POST", "http://prefect/api/v2/concurrency_limits/increment-with-lease")
+            raise httpx.HTTPStatusError("503", request=request, response=httpx.Response(503, request=request))
+        return await real(name, slots, mode)
+
+    monkeypatch.setattr(provider_limits, "_increment", flaky)
+    counter = InFlight()
+
+    async def burst() -> None:
+        await asyncio.gather(*(counter.request("hiccup-test", 0.05) for _ in range(6)))
+
+    asyncio.run(burst())
+    assert counter.done == 6 and counter.peak <= 2
