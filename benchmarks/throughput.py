@@ -78,7 +78,9 @@ def run_agents(ids: list[int]) -> dict[str, float]:
     return {"wall_s": time.perf_counter() - started, "failed": failed}
 
 
-def run_bare(ids: list[int], requests_per_prospect: int, concurrency: int, base_url: str) -> dict[str, float]:
+def run_bare(
+    ids: list[int], requests_per_prospect: int, concurrency: int, base_url: str, rpm: int | None
+) -> dict[str, float]:
     """The engine's floor: the same requests as plain Prefect tasks, one flow run, no agents."""
     import asyncio
 
@@ -94,12 +96,25 @@ def run_bare(ids: list[int], requests_per_prospect: int, concurrency: int, base_
     @flow(name="bare-tasks-benchmark")
     async def bare(prospect_ids: list[int]) -> int:
         slots = asyncio.Semaphore(concurrency)
+        pace = asyncio.Lock()
+        next_start = [time.monotonic()]
+
+        async def paced() -> None:  # with --rpm the floor keeps to the provider's rate too
+            if not rpm:
+                return
+            async with pace:
+                wait = next_start[0] - time.monotonic()
+                next_start[0] = max(next_start[0], time.monotonic()) + 60 / rpm
+            if wait > 0:
+                await asyncio.sleep(wait)
+
         limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
         async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
 
             @task(name="provider-request")
             async def request(prospect: int, step: int) -> int:
                 async with slots:
+                    await paced()
                     answer = await http.post("/chat/completions", json=body, headers={"authorization": "Bearer x"})
                 answer.raise_for_status()
                 return answer.status_code
@@ -129,7 +144,7 @@ def child_main(args: argparse.Namespace) -> None:
     elif args.child == "agents":
         result = run_agents(ids)
     else:
-        result = run_bare(ids, args.requests_per_prospect, args.concurrency, args.base_url)
+        result = run_bare(ids, args.requests_per_prospect, args.concurrency, args.base_url, args.rpm)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
     result["cpu_s"] = usage.ru_utime + usage.ru_stime
@@ -255,6 +270,7 @@ def main() -> None:
                     statistics.median(r["requests"] / len(ids) for r in rows["agents"]) if kind == "bare" else 3
                 )
                 extra = ["--base-url", provider.openai_base_url, "--concurrency", str(args.concurrency)]
+                extra += ["--rpm", str(args.rpm)] if args.rpm else []
                 extra += ["--requests-per-prospect", str(round(per_prospect))]
                 result = run_child(
                     kind,
