@@ -55,7 +55,8 @@ def test_a_worker_killed_mid_drafting_retries_without_repaying(stack_data: tuple
     try:
         batch = up.started(up.signed_post("crm", {"contact_ids": [contact.id]}))["flow_run_id"]
         wait_for(lambda: requests_by_agent(fake_provider)["outreach-writer"] == 1, timeout=120, what="the writer")
-        assert requests_by_agent(fake_provider) == {"outreach-researcher": 1, "outreach-router": 1, "outreach-writer": 1}
+        in_flight = {"outreach-researcher": 1, "outreach-router": 1, "outreach-writer": 1}
+        assert requests_by_agent(fake_provider) == in_flight
         killed = wait_for(lambda: processes_running(batch), timeout=10, what="the process running the batch")
         for pid in killed:
             os.kill(pid, signal.SIGKILL)
@@ -79,7 +80,8 @@ def test_a_worker_killed_mid_drafting_retries_without_repaying(stack_data: tuple
             with session_scope(db_url) as session:
                 drafts = session.scalars(select(OutreachDraft)).all()
             assert len(drafts) <= 1, "one draft for one prospect, whatever was retried"
-            return drafts[0] if drafts and drafts[0].flow_run_id and up.run_state(drafts[0].flow_run_id) == "PAUSED" else None
+            waiting = drafts and drafts[0].flow_run_id and up.run_state(drafts[0].flow_run_id) == "PAUSED"
+            return drafts[0] if waiting else None
 
         draft = wait_for(suspended_draft, timeout=120, what="the approval to suspend")
         approved = up.cli("approve", draft.flow_run_id, "--variant", "1", "--reviewer", "Dana")
