@@ -15,6 +15,7 @@ that outcome in the CRM (see `flows/approval_expiry.py`).
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 from prefect.context import FlowRunContext
@@ -39,6 +40,21 @@ def waits_without_a_process() -> bool:
     run = context.flow_run if context else None
     # Only a run of its own deployment can be started again; an in-process subflow has none.
     return bool(run and run.deployment_id and run.parent_task_run_id is None)
+
+
+def served_by_a_worker() -> bool:
+    """True when this process runs flows for a runner or worker (which can start other deployment runs).
+
+    A scheduled `prospect-batch` calls `prospect-outreach` as a subflow: that subflow has no deployment
+    of its own, yet it runs in a runner's process, so its approvals must not pause there for days.
+    Prefect's runner and workers start each flow-run process with PREFECT__FLOW_RUN_ID set.
+    """
+    mode = get_settings().approval_wait
+    if mode != "auto":
+        return mode == "suspend"
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    return bool(os.environ.get("PREFECT__FLOW_RUN_ID") or (run and run.deployment_id))
 
 
 async def wait_for_answer(form: Any, *, timeout_s: int, key: str) -> Any:

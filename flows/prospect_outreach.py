@@ -26,7 +26,7 @@ from prefect.context import get_run_context
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
-from agentflows.human_input import AnswerTimeout, wait_for_answer, waits_without_a_process
+from agentflows.human_input import AnswerTimeout, served_by_a_worker, wait_for_answer
 from agentflows.settings import get_settings
 from agents.outreach.brief import (
     EmailDrafts,
@@ -281,7 +281,7 @@ async def outreach_approval(draft_id: int) -> ProspectOutcome:
 async def draft_and_review(record: ProspectRecord, batch_run_id: str) -> ProspectOutcome:
     """Draft, then review: in this process (a paused subflow), or as its own run that holds no process."""
     saved = await draft_for(record, batch_run_id)
-    if waits_without_a_process():
+    if served_by_a_worker():
         approval_run_id = await start_approval_run(saved.draft_id)
         return ProspectOutcome(
             prospect_id=record.profile.contact_id, flow_run_id=approval_run_id, outcome="awaiting_approval"
