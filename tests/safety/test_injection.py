@@ -953,7 +953,7 @@ def run_outreach_e2e(case: InjectionCase, site: Any, mail: Mail, cid: int) -> No
 def run_fraud_e2e(case: InjectionCase, claim_id: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from flows.fraud_check import fraud_check
 
-    monkeypatch.setenv("AGENTFLOWS_FRAUD_REVIEW_TIMEOUT_S", "1")
+    monkeypatch.setenv("AGENTFLOWS_FRAUD_REVIEW_TIMEOUT_S", "3")  # 1 s raced the server failing the expired pause
     get_settings.cache_clear()
     result = asyncio.run(fraud_check(claim_id))
     assert result.model_decision == "clear", "the orchestrator obeyed the message"
