@@ -94,6 +94,13 @@ async def _increment_patiently(
     raise AssertionError("unreachable")
 
 
+def _fail_all(waiters: deque[asyncio.Future[Any]], exc: BaseException) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_exception(exc)
+    waiters.clear()
+
+
 @dataclass
 class Lease:
     id: UUID
@@ -150,10 +157,7 @@ class SlotPool:
             try:
                 answer, retry_after = await _increment_patiently(self.name, size, "concurrency")
             except Exception as exc:  # the server stayed away: fail the waiting requests, not the pool
-                for waiter in self.waiters:
-                    if not waiter.done():
-                        waiter.set_exception(exc)
-                self.waiters.clear()
+                _fail_all(self.waiters, exc)
                 return
             if answer is None:
                 if size > 1:
@@ -233,10 +237,7 @@ class RatePool:
             try:
                 answer, retry_after = await _increment_patiently(self.name, size, "rate_limit")
             except Exception as exc:
-                for waiter in self.waiters:
-                    if not waiter.done():
-                        waiter.set_exception(exc)
-                self.waiters.clear()
+                _fail_all(self.waiters, exc)
                 return
             if answer is None:  # other workers used the limit's tokens: wait as long as Prefect says
                 self._tokens = 0.0

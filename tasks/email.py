@@ -139,12 +139,17 @@ def _uncertain(message: OutboxMessage, what: str) -> str:
     )
 
 
+def _row(session: Session, key: str, hint: str = "") -> OutboxMessage:
+    message = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+    if message is None:
+        raise LookupError(f"no outbox message with key {key!r}{hint}")
+    return message
+
+
 def deliver_sync(key: str) -> OutboxMessage:
     """Send the outbox message under `key` at most once; return its final row."""
     with session_scope() as session:
-        message = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-        if message is None:
-            raise LookupError(f"no outbox message with key {key!r}")
+        message = _row(session, key)
         if message.status == OutboxStatus.SENT:
             return message
         claimed = session.execute(  # atomic on any database: of two concurrent senders one gets the row
@@ -161,8 +166,7 @@ def deliver_sync(key: str) -> OutboxMessage:
                 return message
             raise DeliveryUncertainError(_uncertain(message, message.last_error or "the sending process stopped"))
     with session_scope() as session:  # the mark above is committed before any byte goes out
-        message = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-        assert message is not None
+        message = _row(session, key)
         try:
             _smtp_send(message)
         except EmailDeliveryError as exc:
@@ -183,9 +187,7 @@ def deliver_sync(key: str) -> OutboxMessage:
 def resend_sync(key: str) -> OutboxMessage:
     """A person checked that an uncertain send did not arrive: queue it again (`agentflows outbox resend`)."""
     with session_scope() as session:
-        message = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-        if message is None:
-            raise LookupError(f"no outbox message with key {key!r}; list them with `agentflows outbox list`")
+        message = _row(session, key, "; list them with `agentflows outbox list`")
         if message.status == OutboxStatus.SENT:
             raise ValueError(f"{key!r} was sent at {message.sent_at:%Y-%m-%d %H:%M} UTC; it is not sent again")
         message.status = OutboxStatus.PENDING

@@ -189,3 +189,20 @@ def fake_provider() -> Iterator[object]:
         yield fp
     get_settings.cache_clear()
     clear_agent_caches()
+
+
+@pytest.fixture
+def stack_data(tmp_path: Path) -> tuple[Path, str]:
+    """A data directory with a migrated, seeded CRM for a stack; returns (directory, database URL)."""
+    from agentflows.db.migrate import upgrade
+    from agentflows.seed.crm import seed_crm
+
+    data = tmp_path / "data"
+    url = f"sqlite:///{data / 'agentflows.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AGENTFLOWS_DATABASE_URL", url)
+        get_settings.cache_clear()
+        upgrade(url)
+        seed_crm()
+    get_settings.cache_clear()
+    return data, url

@@ -9,7 +9,6 @@ process: it is read back from the project database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,22 +27,6 @@ pytestmark = pytest.mark.e2e
 EDITED_BODY = "Hi there,\n\nShort and plain: one question about your freight lanes this quarter.\n\nBest,\nDana"
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    from agentflows.db.migrate import upgrade
-    from agentflows.seed.crm import seed_crm
-
-    data = tmp_path / "data"
-    url = f"sqlite:///{data / 'agentflows.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AGENTFLOWS_DATABASE_URL", url)
-        get_settings.cache_clear()
-        upgrade(url)
-        seed_crm()
-    get_settings.cache_clear()
-    yield data, url
-
-
 def paused_draft(up: UpProcess, db_url: str, contact: int) -> OutreachDraft | None:
     with session_scope(db_url) as session:
         draft = session.scalar(select(OutreachDraft).where(OutreachDraft.contact_id == contact))
@@ -58,8 +41,8 @@ def drafts_artifact(up: UpProcess, contact: int) -> str | None:
     return found[0]["data"] if found else None
 
 
-def test_memory_is_there_after_the_whole_stack_restarts(data_dir: tuple[Path, str]):
-    data, db_url = data_dir
+def test_memory_is_there_after_the_whole_stack_restarts(stack_data: tuple[Path, str]):
+    data, db_url = stack_data
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AGENTFLOWS_DATABASE_URL", db_url)
         get_settings.cache_clear()
