@@ -81,6 +81,33 @@ def test_requests_per_minute_pace_a_burst(prefect_server, monkeypatch):
     assert elapsed >= 1.5, f"30 requests at 10/s after a burst of 10 take about 2 s, not {elapsed:.2f} s"
 
 
+def test_a_lone_workers_rate_is_paced_and_never_refused(prefect_server, monkeypatch):
+    """Prefect decays a rate limit lazily and a refusal freezes it: a pool that asked for every token as it
+    came was refused over and over and held 20-37 % of 600 requests/min. Reserving two seconds of tokens
+    at a time, a lone worker is never refused, and requests never start faster than the rate allows."""
+    from agents import provider_limits
+
+    monkeypatch.setenv("AGENTFLOWS_PROVIDER_RPM", '{"reserve-test": 600}')  # 10/s
+    get_settings.cache_clear()
+    starts: list[float] = []
+
+    async def request() -> None:
+        async with provider_slot("reserve-test"):
+            starts.append(time.monotonic())
+
+    async def burst() -> int:
+        await asyncio.gather(*(request() for _ in range(45)))
+        pools = provider_limits._pools[asyncio.get_running_loop()]
+        return pools["rpm:reserve-test"].refusals
+
+    refusals = asyncio.run(burst())
+    assert len(starts) == 45
+    assert refusals == 0, f"Prefect refused the lone worker's reserve {refusals} times"
+    starts.sort()
+    for i, at in enumerate(starts):  # one second's burst, then at most 10 a second
+        assert i + 1 <= 10 + 10 * (at - starts[0]) + 1, f"request {i + 1} started {at - starts[0]:.2f} s in"
+
+
 def test_offline_and_unlimited_providers_take_no_slot(prefect_server, monkeypatch):
     monkeypatch.setenv("AGENTFLOWS_PROVIDER_CONCURRENCY", '{"someone-else": 1}')
     get_settings.cache_clear()
