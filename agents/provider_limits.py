@@ -15,8 +15,8 @@ slots in batches and hands them out locally:
   to the next waiting request; a lease with no slot in use is returned at once. Batches stay a fifth
   of the limit so a busy process cannot sit on slots other workers wait for; leases are renewed while
   held and expire a minute after a process dies.
-* `RatePool` (per minute): tokens are reserved from the rate limit every two seconds, two seconds'
-  worth at a time, and handed out locally at 95 % of the rate (Prefect's lazy decay punishes
+* `RatePool` (per minute): tokens are reserved from the rate limit every two seconds, keeping four
+  seconds' worth in hand, and handed out locally at 95 % of the rate (Prefect's lazy decay punishes
   frequent small asks; see the class).
 """
 
@@ -57,33 +57,58 @@ async def _client() -> Any:
     return _clients[loop]
 
 
+_no_retry_settings: dict[int, Any] = {}
+
+
+def _without_client_retries() -> Any:
+    """The current Prefect settings with the client's own retries off, as a context (cached per settings).
+
+    A SQLite Prefect server busy with a batch's task runs answers some limit updates 503 at once (a
+    write that lost a race with another). Prefect's client waits 2, then 4, then 8 s before trying
+    again, while every request waiting on the pool waits too (measured: 2-13 s stalls). The pools
+    retry those themselves within a tenth of a second (`_increment_patiently`).
+    """
+    from prefect.context import SettingsContext, get_settings_context
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
+
+    current = get_settings_context()
+    key = id(current.settings)
+    if key not in _no_retry_settings:
+        _no_retry_settings[key] = current.settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
+    return SettingsContext(profile=current.profile, settings=_no_retry_settings[key])
+
+
 async def _increment(name: str, slots: int, mode: Literal["concurrency", "rate_limit"]) -> tuple[Any, float]:
     """(response, 0) when granted, (None, retry-after seconds) when the limit is full."""
     import httpx
 
     client = await _client()
     try:
-        if mode == "concurrency":
-            answer = await client.increment_concurrency_slots_with_lease(
-                names=[name], slots=slots, mode=mode, lease_duration=LEASE_S
-            )
-        else:
-            answer = await client.increment_concurrency_slots(names=[name], slots=slots, mode=mode)
+        with _without_client_retries():
+            return await _ask(client, name, slots, mode), 0.0
     except httpx.HTTPStatusError as exc:
         if exc.response.status_code != 423:
             raise
         return None, float(exc.response.headers.get("Retry-After", 1))
-    return answer, 0.0
+
+
+async def _ask(client: Any, name: str, slots: int, mode: Literal["concurrency", "rate_limit"]) -> Any:
+    if mode == "concurrency":
+        return await client.increment_concurrency_slots_with_lease(
+            names=[name], slots=slots, mode=mode, lease_duration=LEASE_S
+        )
+    return await client.increment_concurrency_slots(names=[name], slots=slots, mode=mode)
 
 
 async def _increment_patiently(
-    name: str, slots: int, mode: Literal["concurrency", "rate_limit"], attempts: int = 6
+    name: str, slots: int, mode: Literal["concurrency", "rate_limit"], attempts: int = 10
 ) -> tuple[Any, float]:
     """`_increment`, riding out a busy or restarting Prefect server (503s, dropped connections) for ~30 s.
 
     One failure here would otherwise fail every request waiting on the pool at once. A SQLite Prefect
     server answers 503 ("database is locked") under load; a benchmark run that lost 114 of 1,000
-    prospects together, on a machine busy with other work, fits that pattern.
+    prospects together, on a machine busy with other work, fits that pattern. The first retries come
+    within a tenth of a second (such a 503 is a lost race, not an outage), then back off to 8 s.
     """
     for attempt in range(1, attempts + 1):
         try:
@@ -91,8 +116,9 @@ async def _increment_patiently(
         except Exception as exc:
             if attempt == attempts:
                 raise
-            delay = min(0.5 * 2 ** (attempt - 1), 8.0) * (0.5 + random.random())
-            logger.warning("Prefect did not answer a %s slot request (%s); retrying in %.1f s", name, exc, delay)
+            delay = min(0.1 * 2 ** (attempt - 1), 8.0) * (0.5 + random.random())
+            log = logger.warning if attempt >= 3 else logger.debug
+            log("Prefect did not answer a %s slot request (%s); retrying in %.1f s", name, exc, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
 
@@ -155,8 +181,7 @@ class SlotPool:
 
     async def _fill(self) -> None:
         size = self.batch
-        while pending := sum(not w.done() for w in self.waiters):
-            size = max(1, min(size, pending))
+        while any(not w.done() for w in self.waiters):
             try:
                 answer, retry_after = await _increment_patiently(self.name, size, "concurrency")
             except Exception as exc:  # the server stayed away: fail the waiting requests, not the pool
@@ -208,20 +233,24 @@ class RatePool:
     update)` and restarts the clock, so frequent small asks lose the fractions (at 10/s, asks every
     ~0.1 s lose about half the decay), and a refusal restarts the clock without decaying at all. A
     pool that asked for each second's tokens as they came held 20-37 % of 600 requests/min inside a
-    flow. So this pool asks at most every `RESERVE_S` for the next `RESERVE_S` of tokens, waits
-    Prefect's retry-after when it says no, and hands the reserved tokens out locally at 95 % of the
-    limit, with at most one second's burst. Prefect's limit holds three seconds of tokens, so the
-    fraction its decay loses never turns into a refusal for a lone worker.
+    flow. So this pool asks at most every `RESERVE_S`, keeping a reserve of two such periods (an ask
+    answered late, by a busy server or an event loop busy with a batch's other work, does not starve
+    the requests), waits Prefect's retry-after when it says no, and hands the reserved tokens out
+    locally at 95 % of the limit, with at most one second's burst. Prefect's limit holds five
+    seconds of tokens, so the fraction its decay loses never turns into a refusal for a lone worker.
     """
 
     def __init__(self, name: str, per_second: float, server_burst: int) -> None:
         self.name = name
         self.pace = per_second
         self.batch = max(1, min(server_burst, round(per_second * RESERVE_S)))
+        self.depth = max(self.batch, min(server_burst - 1, 2 * self.batch))  # the reserve kept
         self.reserved = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.refusals = 0  # Prefect said no (another worker took the tokens); for tests and diagnostics
         self._filler: asyncio.Task[None] | None = None
+        self._ask: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
         self._local = max(1.0, per_second)  # local bucket: at most one second's burst
         self._at = time.monotonic()
         self._next_ask = 0.0
@@ -238,23 +267,29 @@ class RatePool:
         self._local = min(max(1.0, self.pace), self._local + (now - self._at) * self.pace)
         self._at = now
 
+    async def _reserve(self, size: int) -> None:
+        """One ask, in the background: a SQLite Prefect server busy with a batch's task runs can take
+        seconds to answer, and the tokens already reserved keep flowing meanwhile."""
+        try:
+            answer, retry_after = await _increment_patiently(self.name, size, "rate_limit")
+        except Exception as exc:  # the server stayed away: fail the waiting requests, not the pool
+            _fail_all(self.waiters, exc)
+        else:
+            if answer is None:  # other workers took the tokens: ask again when Prefect says
+                self.refusals += 1
+                self._next_ask = time.monotonic() + max(retry_after, 0.5)
+            else:
+                self.reserved += size
+        self._changed.set()
+
     async def _fill(self) -> None:
         while pending := sum(not w.done() for w in self.waiters):
             now = time.monotonic()
-            if now >= self._next_ask and self.reserved < self.batch:
+            asking = self._ask is not None and not self._ask.done()
+            if not asking and now >= self._next_ask and self.reserved < self.depth:
                 self._next_ask = now + RESERVE_S
-                size = self.batch - self.reserved
-                try:
-                    answer, retry_after = await _increment_patiently(self.name, size, "rate_limit")
-                except Exception as exc:
-                    _fail_all(self.waiters, exc)
-                    return
-                if answer is None:  # other workers took the tokens: ask again when Prefect says
-                    self.refusals += 1
-                    self._next_ask = time.monotonic() + max(retry_after, 0.5)
-                else:
-                    self.reserved += size
-                continue
+                self._ask = asyncio.create_task(self._reserve(self.depth - self.reserved))
+                asking = True
             self._refill_local()
             ready = min(pending, self.reserved, int(self._local))
             if ready >= 1:
@@ -266,10 +301,12 @@ class RatePool:
                         waiter.set_result(None)
                         ready -= 1
                 continue
-            waits = [self._next_ask - now] if self.reserved < 1 else []
-            if self._local < 1:
-                waits.append((1 - self._local) / self.pace)
-            await asyncio.sleep(max(0.005, *waits))
+            wait = (1 - self._local) / self.pace if self._local < 1 else 0.0
+            if self.reserved < 1:  # until the ask in flight answers, or the next ask is due
+                wait = max(wait, RESERVE_S if asking else self._next_ask - now)
+            self._changed.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), max(0.005, wait))
 
 
 _pools: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = WeakKeyDictionary()
@@ -284,9 +321,9 @@ def _pool(kind: str, provider: str, make: Any) -> Any:
 
 
 def rate_burst(rpm: int) -> int:
-    """The Prefect rate limit's size: three seconds of the rate, room for one pool's reserve plus the
+    """The Prefect rate limit's size: five seconds of the rate, room for one pool's reserve plus the
     tokens Prefect's lazy decay loses; sending stays paced by each pool."""
-    return max(2, math.ceil(rpm / 20))
+    return max(2, math.ceil(rpm / 12))
 
 
 _limits_ready: set[str] = set()

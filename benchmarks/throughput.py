@@ -29,6 +29,7 @@ agents workload (read it with `python -m pstats <file>`).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import shutil
@@ -135,6 +136,7 @@ def child_main(args: argparse.Namespace) -> None:
     import resource
 
     ids = json.loads(Path(args.ids_file).read_text())
+    began = time.time()
     if args.child == "agents" and os.environ.get("BENCH_PROFILE"):  # where the agents' time goes
         import cProfile
 
@@ -148,6 +150,7 @@ def child_main(args: argparse.Namespace) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
     result["cpu_s"] = usage.ru_utime + usage.ru_stime
+    result["began"] = began
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -159,7 +162,7 @@ def run_child(kind: str, env: dict[str, str], ids_file: Path, extra: list[str]) 
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if os.environ.get("BENCH_DEBUG"):
-        print(done.stderr[-5000:], file=sys.stderr)
+        print(done.stderr, file=sys.stderr)
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{kind} workload failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(lines[-1].removeprefix("RESULT "))
@@ -188,7 +191,7 @@ def main() -> None:
         "AGENTFLOWS_DATA_DIR": str(work / "data"),
         "PREFECT_HOME": str(work / "prefect-client"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
         "PREFECT_LOCAL_STORAGE_PATH": str(work / "results"),
     }
@@ -279,7 +282,14 @@ def main() -> None:
                     extra,
                 )
                 stats = provider.stats
+                sent = [e for e in stats.log if e.status == 200]
+                first_sent = min((e.time - e.duration_s for e in sent), default=result["began"])
+                if os.environ.get("BENCH_DEBUG"):  # requests sent per 5 s since the first one
+                    buckets = collections.Counter(int((e.time - e.duration_s - first_sent) // 5) for e in sent)
+                    print(f"{kind} sends per 5 s:", [buckets[i] for i in range(max(buckets) + 1)], file=sys.stderr)
                 result |= {
+                    "warmup_s": first_sent - result.pop("began"),  # process start to the first request sent
+                    "busy_rps": len(sent) / max(1e-9, max((e.time for e in sent), default=0) - first_sent),
                     "requests": stats.successes,
                     "rejected": sum(stats.faults.values()),
                     "rps": stats.successes / result["wall_s"],
@@ -295,7 +305,8 @@ def main() -> None:
                     f"{kind:<6} run {repeat + 1}: {result['wall_s']:.1f} s for {stats.successes} requests "
                     f"(ideal {result['ideal_s']:.1f} s, ratio {result['ratio']:.2f}), {result['rps']:.1f} req/s, "
                     f"{result['rejected']:.0f} rejected by the provider, {result['failed']:.0f} failed prospects, "
-                    f"peak RSS {result['rss_mib']:.0f} MiB, {result['cpu_s']:.0f} s CPU in the flow process",
+                    f"peak RSS {result['rss_mib']:.0f} MiB, {result['cpu_s']:.0f} s CPU in the flow process; "
+                    f"first request {result['warmup_s']:.1f} s after start, then {result['busy_rps']:.1f} req/s",
                     flush=True,
                 )
     finally:
