@@ -12,7 +12,7 @@ slots in batches and hands them out locally:
 * `SlotPool` (in flight): waiting requests are served from leases the process already holds; when
   none is free, one filler leases up to `limit // 5` slots in a single call (halving the ask when the
   server says the limit is full, sleeping on its retry-after at one). A released slot goes straight
-  to the next waiting request; a lease with no slot in use is returned at once. Batches stay a fifth
+  to the next waiting request; a lease with no slot in use is returned after a second. Batches stay a fifth
   of the limit so a busy process cannot sit on slots other workers wait for; leases are renewed while
   held and expire a minute after a process dies.
 * `RatePool` (per minute): tokens are reserved from the rate limit every two seconds, keeping four
@@ -39,6 +39,7 @@ from agentflows.settings import get_settings
 
 logger = logging.getLogger("agentflows.models")
 LEASE_S = 60.0
+IDLE_S = 1.0  # how long a process keeps a lease none of its requests uses (see SlotPool)
 RESERVE_S = 2.0  # how often a rate pool asks Prefect for tokens (see RatePool)
 
 
@@ -147,6 +148,7 @@ class SlotPool:
         self.waiters: deque[asyncio.Future[UUID]] = deque()
         self._filler: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
+        self._idle: set[asyncio.Task[None]] = set()
 
     async def acquire(self) -> UUID:
         lease = next((lease for lease in self.leases.values() if lease.in_use < lease.slots), None)
@@ -176,8 +178,23 @@ class SlotPool:
                 return
         lease.in_use -= 1
         if lease.in_use == 0:
-            del self.leases[lease_id]
-            await self._return(lease_id)  # awaited: a run that ends now must not leave slots taken
+            task = asyncio.create_task(self._return_when_idle(lease_id))
+            self._idle.add(task)
+            task.add_done_callback(self._idle.discard)
+
+    async def _return_when_idle(self, lease_id: UUID) -> None:
+        """Give a lease nobody uses back to Prefect after `IDLE_S`, or at once when the event loop closes.
+
+        A batch's next request is usually a moment away (the same prospect's next step): returning the
+        lease at once and leasing again costs two writes that a Prefect server busy with the batch's task
+        runs answers slowly, and requests stalled on them (measured: 5 s with nothing sent)."""
+        try:
+            await asyncio.sleep(IDLE_S)
+        finally:  # also on cancellation: `asyncio.run` cancels what is left when a run's loop closes
+            lease = self.leases.get(lease_id)
+            if lease is not None and lease.in_use == 0:
+                del self.leases[lease_id]
+                await self._return(lease_id)
 
     async def _fill(self) -> None:
         size = self.batch

@@ -157,6 +157,22 @@ def child_main(args: argparse.Namespace) -> None:
 # --- the driver -------------------------------------------------------------------------------------
 
 
+def cpu_seconds(*pids: int) -> float:
+    """CPU time (user + system) used so far by these processes and every process in their groups (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    groups = {os.getpgid(pid) for pid in pids if Path(f"/proc/{pid}").exists()}
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        pid = int(stat.parent.name)
+        if pid in pids or int(fields[2]) in groups:  # fields: state ppid pgrp ... utime(11) stime(12)
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def run_child(kind: str, env: dict[str, str], ids_file: Path, extra: list[str]) -> dict[str, float]:
     argv = [sys.executable, __file__, "--child", kind, "--ids-file", str(ids_file), *extra]
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
@@ -275,12 +291,14 @@ def main() -> None:
                 extra = ["--base-url", provider.openai_base_url, "--concurrency", str(args.concurrency)]
                 extra += ["--rpm", str(args.rpm)] if args.rpm else []
                 extra += ["--requests-per-prospect", str(round(per_prospect))]
+                services_cpu = cpu_seconds(server.process.pid, provider.process.pid)
                 result = run_child(
                     kind,
                     (agent_env if kind == "agents" else env) | {"AGENTFLOWS_DATABASE_URL": db_url},
                     ids_file,
                     extra,
                 )
+                result["services_cpu_s"] = cpu_seconds(server.process.pid, provider.process.pid) - services_cpu
                 stats = provider.stats
                 sent = [e for e in stats.log if e.status == 200]
                 first_sent = min((e.time - e.duration_s for e in sent), default=result["began"])
@@ -305,7 +323,8 @@ def main() -> None:
                     f"{kind:<6} run {repeat + 1}: {result['wall_s']:.1f} s for {stats.successes} requests "
                     f"(ideal {result['ideal_s']:.1f} s, ratio {result['ratio']:.2f}), {result['rps']:.1f} req/s, "
                     f"{result['rejected']:.0f} rejected by the provider, {result['failed']:.0f} failed prospects, "
-                    f"peak RSS {result['rss_mib']:.0f} MiB, {result['cpu_s']:.0f} s CPU in the flow process; "
+                    f"peak RSS {result['rss_mib']:.0f} MiB, CPU: {result['cpu_s']:.0f} s in the flow process, "
+                    f"{result['services_cpu_s']:.0f} s in the Prefect server and the provider; "
                     f"first request {result['warmup_s']:.1f} s after start, then {result['busy_rps']:.1f} req/s",
                     flush=True,
                 )
