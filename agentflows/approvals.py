@@ -7,6 +7,7 @@ digest and pauses again if anything is off.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -129,13 +130,18 @@ async def resume_paused_run(flow_run_id: str, run_input: dict[str, Any], error: 
     from prefect.exceptions import NotPausedError, ObjectNotFound
     from prefect.flow_runs import aresume_flow_run
 
-    for _ in range(20):  # a run shows Paused a moment before its form's schema is saved: wait for it
+    # A run shows Paused a moment before its form's schema is saved; a busy server (twenty approvals
+    # pausing at once) has taken over 5 s. Wait up to 30 s for it.
+    deadline = time.monotonic() + 30
+    while True:
         try:
             await aresume_flow_run(UUID(flow_run_id), run_input=run_input)
             return
         except RuntimeError as exc:
             if "schema not found" not in str(exc):
                 raise error(f"the Prefect server refused the answer: {exc}; the run stays paused") from exc
+            if time.monotonic() > deadline:
+                break
             await asyncio.sleep(0.25)
         except NotPausedError as exc:
             raise error(f"run {flow_run_id} is not paused (already answered, or not started yet)") from exc

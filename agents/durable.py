@@ -15,7 +15,9 @@ from typing import Any, ParamSpec, TypeVar
 from weakref import WeakKeyDictionary
 
 from prefect.cache_policies import TASK_SOURCE, CachePolicy
+from prefect.utilities.annotations import opaque
 from pydantic_ai import Agent
+from pydantic_ai.durable_exec import DurableOperationBackend
 from pydantic_ai.durable_exec.prefect import DEFAULT_PYDANTIC_AI_CACHE_POLICY, PrefectDurability, TaskConfig
 from pydantic_ai.durable_exec.prefect._cache_policies import PrefectAgentInputs
 from pydantic_ai.models import Model
@@ -88,6 +90,27 @@ def model_cache_policy(model: str) -> CachePolicy:
     return PrefectAgentInputs() + TASK_SOURCE + ModelIdentity(model=model)
 
 
+class OpaqueInputsDurability(PrefectDurability):
+    """`PrefectDurability` whose tasks' inputs Prefect does not walk.
+
+    A model request's task inputs are the request itself: the message history and the output tool's
+    JSON schema, hundreds of nested nodes. Prefect walks every task's inputs twice, looking for futures
+    and states to resolve and to record as dependencies; none can be in there. That walk was a fifth of
+    the flow process's CPU in `benchmarks/throughput.py`. Marking each input `opaque` skips it; Prefect
+    still unwraps the values before computing the cache key, so keys and replays are unchanged.
+    """
+
+    def get_durable_operation_backend(self) -> DurableOperationBackend[TaskConfig]:
+        backend = super().get_durable_operation_backend()
+        execute = backend.execute  # type: ignore[attr-defined]
+
+        async def execute_with_opaque_inputs(*, cache_key: tuple[object, ...], **kwargs: Any) -> object:
+            return await execute(cache_key=tuple(opaque(value) for value in cache_key), **kwargs)
+
+        backend.execute = execute_with_opaque_inputs  # type: ignore[attr-defined]
+        return backend
+
+
 def durable_agent(
     *,
     name: str,
@@ -119,7 +142,7 @@ def durable_agent(
         deps_type=deps_type,
         retries={"output": settings.output_retries, "tools": 1},
         capabilities=[
-            PrefectDurability(
+            OpaqueInputsDurability(
                 model_task_config=TaskConfig(
                     retries=0, timeout_seconds=backstop, cache_policy=model_cache_policy(model_key)
                 ),

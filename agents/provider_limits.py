@@ -10,7 +10,7 @@ per second whatever the limit says (measured: `benchmarks/throughput.py`). So ea
 slots in batches and hands them out locally:
 
 * `SlotPool` (in flight): waiting requests are served from leases the process already holds; when
-  none is free, one filler leases up to `limit // 5` slots in a single call (halving the ask when the
+  none is free, one filler leases what is waiting (at least `limit // 5`) in a single call (halving the ask when the
   server says the limit is full, sleeping on its retry-after at one). A released slot goes straight
   to the next waiting request; a lease with no slot in use is returned after a second. Batches stay a fifth
   of the limit so a busy process cannot sit on slots other workers wait for; leases are renewed while
@@ -39,7 +39,8 @@ from agentflows.settings import get_settings
 
 logger = logging.getLogger("agentflows.models")
 LEASE_S = 60.0
-IDLE_S = 1.0  # how long a process keeps a lease none of its requests uses (see SlotPool)
+IDLE_S = 5.0  # how long a process keeps a lease none of its requests uses (see SlotPool)
+PATIENCE_S = 300.0  # how long the pools keep asking a Prefect server that answers 503 or not at all
 RESERVE_S = 2.0  # how often a rate pool asks Prefect for tokens (see RatePool)
 
 
@@ -102,26 +103,29 @@ async def _ask(client: Any, name: str, slots: int, mode: Literal["concurrency", 
 
 
 async def _increment_patiently(
-    name: str, slots: int, mode: Literal["concurrency", "rate_limit"], attempts: int = 10
+    name: str, slots: int, mode: Literal["concurrency", "rate_limit"], patience_s: float = PATIENCE_S
 ) -> tuple[Any, float]:
-    """`_increment`, riding out a busy or restarting Prefect server (503s, dropped connections) for ~30 s.
+    """`_increment`, riding out a busy or restarting Prefect server (503s, dropped connections).
 
     One failure here would otherwise fail every request waiting on the pool at once. A SQLite Prefect
-    server answers 503 ("database is locked") under load; a benchmark run that lost 114 of 1,000
-    prospects together, on a machine busy with other work, fits that pattern. The first retries come
-    within a tenth of a second (such a 503 is a lost race, not an outage), then back off to 8 s.
+    server busy with a large batch's task runs answers limit updates 503 ("database is locked") again
+    and again: a 1,000-prospect benchmark saw 80 s of them, and a pool that gave up after 30 s failed
+    78 prospects together. So the pool keeps asking for `PATIENCE_S` (5 minutes): the first retries
+    within a tenth of a second (such a 503 is usually a lost race), then backing off to 5 s.
     """
-    for attempt in range(1, attempts + 1):
+    deadline = time.monotonic() + patience_s
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return await _increment(name, slots, mode)
         except Exception as exc:
-            if attempt == attempts:
+            if time.monotonic() >= deadline:
                 raise
-            delay = min(0.1 * 2 ** (attempt - 1), 8.0) * (0.5 + random.random())
-            log = logger.warning if attempt >= 3 else logger.debug
-            log("Prefect did not answer a %s slot request (%s); retrying in %.1f s", name, exc, delay)
+            delay = min(0.1 * 2 ** (attempt - 1), 5.0) * (0.5 + random.random())
+            log = logger.warning if attempt in (3, 10) or attempt % 30 == 0 else logger.debug
+            log("Prefect did not answer a %s slot request (attempt %d: %s); retrying", name, attempt, exc)
             await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
 
 
 def _fail_all(waiters: deque[asyncio.Future[Any]], exc: BaseException) -> None:
@@ -143,6 +147,7 @@ class SlotPool:
 
     def __init__(self, name: str, limit: int) -> None:
         self.name = name
+        self.limit = limit
         self.batch = max(1, limit // 5)
         self.leases: dict[UUID, Lease] = {}
         self.waiters: deque[asyncio.Future[UUID]] = deque()
@@ -196,9 +201,20 @@ class SlotPool:
                 del self.leases[lease_id]
                 await self._return(lease_id)
 
+    def _wanted(self) -> int:
+        """How many slots to ask for: what is waiting, at least a batch, never more than we lack of the limit."""
+        held = sum(lease.slots for lease in self.leases.values())
+        waiting = sum(not w.done() for w in self.waiters)
+        return min(self.limit - held, max(self.batch, waiting))
+
     async def _fill(self) -> None:
-        size = self.batch
+        size = self._wanted()
         while any(not w.done() for w in self.waiters):
+            if size < 1:  # this process holds the whole limit: its requests hand their slots on
+                await asyncio.sleep(0.25)
+                size = self._wanted()
+                continue
+            logger.debug("%s: asking for %d slots, holding %d leases", self.name, size, len(self.leases))
             try:
                 answer, retry_after = await _increment_patiently(self.name, size, "concurrency")
             except Exception as exc:  # the server stayed away: fail the waiting requests, not the pool
@@ -222,7 +238,7 @@ class SlotPool:
             if lease.in_use == 0:
                 del self.leases[lease.id]
                 await self._return(lease.id)
-            size = self.batch
+            size = self._wanted()
             if self._renewer is None or self._renewer.done():
                 self._renewer = asyncio.create_task(self._renew())
 
@@ -287,11 +303,20 @@ class RatePool:
     async def _reserve(self, size: int) -> None:
         """One ask, in the background: a SQLite Prefect server busy with a batch's task runs can take
         seconds to answer, and the tokens already reserved keep flowing meanwhile."""
+        asked = time.monotonic()
         try:
             answer, retry_after = await _increment_patiently(self.name, size, "rate_limit")
         except Exception as exc:  # the server stayed away: fail the waiting requests, not the pool
             _fail_all(self.waiters, exc)
         else:
+            logger.debug(
+                "%s: asked for %d tokens with %d in hand, %s after %.2f s",
+                self.name,
+                size,
+                self.reserved,
+                "granted" if answer else "refused",
+                time.monotonic() - asked,
+            )
             if answer is None:  # other workers took the tokens: ask again when Prefect says
                 self.refusals += 1
                 self._next_ask = time.monotonic() + max(retry_after, 0.5)

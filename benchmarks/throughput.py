@@ -105,7 +105,7 @@ def run_bare(
                 return
             async with pace:
                 wait = next_start[0] - time.monotonic()
-                next_start[0] = max(next_start[0], time.monotonic()) + 60 / rpm
+                next_start[0] = max(next_start[0], time.monotonic()) + 60 / (rpm * 0.95)  # as the pools do
             if wait > 0:
                 await asyncio.sleep(wait)
 
@@ -137,6 +137,11 @@ def child_main(args: argparse.Namespace) -> None:
 
     ids = json.loads(Path(args.ids_file).read_text())
     began = time.time()
+    if os.environ.get("BENCH_DEBUG"):  # the provider pools' asks, with their timing
+        import logging
+
+        logging.basicConfig(format="%(relativeCreated)8.0f ms %(name)s %(message)s")
+        logging.getLogger("agentflows.models").setLevel(logging.DEBUG)
     if args.child == "agents" and os.environ.get("BENCH_PROFILE"):  # where the agents' time goes
         import cProfile
 
@@ -155,6 +160,17 @@ def child_main(args: argparse.Namespace) -> None:
 
 
 # --- the driver -------------------------------------------------------------------------------------
+
+
+def settle(pid: int, timeout_s: float = 300) -> None:
+    """Wait until the Prefect server has worked through the previous workload's events (under 10 % of a
+    core for a second), so a workload does not pay for its predecessor's backlog."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(1)
+        if cpu_seconds(pid) - before < 0.1:
+            return
 
 
 def cpu_seconds(*pids: int) -> float:
@@ -291,6 +307,7 @@ def main() -> None:
                 extra = ["--base-url", provider.openai_base_url, "--concurrency", str(args.concurrency)]
                 extra += ["--rpm", str(args.rpm)] if args.rpm else []
                 extra += ["--requests-per-prospect", str(round(per_prospect))]
+                settle(server.process.pid)
                 services_cpu = cpu_seconds(server.process.pid, provider.process.pid)
                 result = run_child(
                     kind,
