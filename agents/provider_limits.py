@@ -10,12 +10,12 @@ per second whatever the limit says (measured: `benchmarks/throughput.py`). So ea
 slots in batches and hands them out locally:
 
 * `SlotPool` (in flight): waiting requests are served from leases the process already holds; when
-  none is free, one filler leases what is waiting (at least `limit // 5`) in a single call (halving the ask when the
-  server says the limit is full, sleeping on its retry-after at one). A released slot goes straight
-  to the next waiting request; a lease with no slot in use is returned after a second. Batches stay a fifth
-  of the limit so a busy process cannot sit on slots other workers wait for; leases are renewed while
-  held and expire a minute after a process dies.
-* `RatePool` (per minute): tokens are reserved from the rate limit every two seconds, keeping four
+  none is free, one filler leases what is waiting (at least `limit // 5`, at most what the process
+  lacks of the limit) in a single call, halving the ask when the server says the limit is full and
+  sleeping on its retry-after at one. A released slot goes straight to the next waiting request; a
+  lease none of whose slots is in use goes back after `IDLE_S` (at once when the event loop closes).
+  Leases are renewed while held and expire a minute after a process dies.
+* `RatePool` (per minute): tokens are reserved from the rate limit every two seconds, keeping six
   seconds' worth in hand, and handed out locally at 95 % of the rate (Prefect's lazy decay punishes
   frequent small asks; see the class).
 """
@@ -266,10 +266,10 @@ class RatePool:
     update)` and restarts the clock, so frequent small asks lose the fractions (at 10/s, asks every
     ~0.1 s lose about half the decay), and a refusal restarts the clock without decaying at all. A
     pool that asked for each second's tokens as they came held 20-37 % of 600 requests/min inside a
-    flow. So this pool asks at most every `RESERVE_S`, keeping a reserve of two such periods (an ask
+    flow. So this pool asks at most every `RESERVE_S`, keeping a reserve of three such periods (an ask
     answered late, by a busy server or an event loop busy with a batch's other work, does not starve
     the requests), waits Prefect's retry-after when it says no, and hands the reserved tokens out
-    locally at 95 % of the limit, with at most one second's burst. Prefect's limit holds five
+    locally at 95 % of the limit, with at most one second's burst. Prefect's limit holds eight
     seconds of tokens, so the fraction its decay loses never turns into a refusal for a lone worker.
     """
 
@@ -277,7 +277,7 @@ class RatePool:
         self.name = name
         self.pace = per_second
         self.batch = max(1, min(server_burst, round(per_second * RESERVE_S)))
-        self.depth = max(self.batch, min(server_burst - 1, 2 * self.batch))  # the reserve kept
+        self.depth = max(self.batch, min(server_burst - 1, 3 * self.batch))  # the reserve kept
         self.reserved = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.refusals = 0  # Prefect said no (another worker took the tokens); for tests and diagnostics
@@ -363,9 +363,9 @@ def _pool(kind: str, provider: str, make: Any) -> Any:
 
 
 def rate_burst(rpm: int) -> int:
-    """The Prefect rate limit's size: five seconds of the rate, room for one pool's reserve plus the
+    """The Prefect rate limit's size: eight seconds of the rate, room for one pool's reserve plus the
     tokens Prefect's lazy decay loses; sending stays paced by each pool."""
-    return max(2, math.ceil(rpm / 12))
+    return max(2, math.ceil(rpm * 8 / 60))
 
 
 _limits_ready: set[str] = set()
