@@ -162,6 +162,14 @@ def child_main(args: argparse.Namespace) -> None:
 # --- the driver -------------------------------------------------------------------------------------
 
 
+def parallel_drafts(concurrency: int, rpm: int | None, latency_s: float) -> int:
+    """Prospects drafting at once, as a deployment would configure it for this provider: enough to keep
+    every slot the provider allows busy (each prospect sends its 3 requests one after another), and no
+    more: past that, prospects only queue in the process and delay each other's first request."""
+    in_flight = concurrency if not rpm else min(concurrency, max(1, round(rpm / 60 * latency_s * 2)))
+    return max(8, in_flight * 3)
+
+
 def settle(pid: int, timeout_s: float = 300) -> None:
     """Wait until the Prefect server has worked through the previous workload's events (under 10 % of a
     core for a second), so a workload does not pay for its predecessor's backlog."""
@@ -277,8 +285,7 @@ def main() -> None:
         | {
             "AGENTFLOWS_MODEL": f"{PROVIDER}:{MODEL_NAME}@{provider.openai_base_url}",
             "AGENTFLOWS_OPENAI_API_KEY": "sk-benchmark-not-a-real-key",
-            # Enough prospects drafting at once to keep every provider slot busy (each drafts 3 requests in a row).
-            "AGENTFLOWS_MAX_PARALLEL_DRAFTS": str(args.concurrency * 3),
+            "AGENTFLOWS_MAX_PARALLEL_DRAFTS": str(parallel_drafts(args.concurrency, args.rpm, args.latency_ms / 1000)),
             "AGENTFLOWS_WEB_TIMEOUT_S": "2",
         }
     )
