@@ -378,6 +378,8 @@ def run_up(console: Console, workers: int | None = None, on_ready: Callable[[Sta
         return 2
 
     def on_signal(signum: int, frame: Any) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal (make and timeout both send one) must
+            signal.signal(sig, signal.SIG_IGN)  # not interrupt the "stopping" message or the cleanup
         raise _Stop()
 
     # SIGINT too: a shell that starts `up` in the background hands it SIGINT ignored, and `kill -INT` must work.
