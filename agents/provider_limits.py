@@ -59,7 +59,7 @@ async def _client() -> Any:
     return _clients[loop]
 
 
-_no_retry_settings: dict[int, Any] = {}
+_no_retry_settings: dict[int, tuple[Any, Any]] = {}  # id(settings) -> (those settings, their no-retry copy)
 
 
 def _without_client_retries() -> Any:
@@ -74,10 +74,11 @@ def _without_client_retries() -> Any:
     from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
 
     current = get_settings_context()
-    key = id(current.settings)
-    if key not in _no_retry_settings:
-        _no_retry_settings[key] = current.settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
-    return SettingsContext(profile=current.profile, settings=_no_retry_settings[key])
+    cached = _no_retry_settings.get(id(current.settings))
+    if cached is None or cached[0] is not current.settings:  # kept alongside, so an id is never reused
+        copy = current.settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
+        cached = _no_retry_settings[id(current.settings)] = (current.settings, copy)
+    return SettingsContext(profile=current.profile, settings=cached[1])
 
 
 async def _increment(name: str, slots: int, mode: Literal["concurrency", "rate_limit"]) -> tuple[Any, float]:

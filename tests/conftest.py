@@ -194,15 +194,8 @@ def fake_provider() -> Iterator[object]:
 @pytest.fixture
 def stack_data(tmp_path: Path) -> tuple[Path, str]:
     """A data directory with a migrated, seeded CRM for a stack; returns (directory, database URL)."""
-    from agentflows.db.migrate import upgrade
     from agentflows.seed.crm import seed_crm
+    from tests.helpers import seed_database
 
     data = tmp_path / "data"
-    url = f"sqlite:///{data / 'agentflows.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AGENTFLOWS_DATABASE_URL", url)
-        get_settings.cache_clear()
-        upgrade(url)
-        seed_crm()
-    get_settings.cache_clear()
-    return data, url
+    return data, seed_database(f"sqlite:///{data / 'agentflows.db'}", seed_crm)

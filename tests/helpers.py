@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 
 @dataclass
@@ -103,3 +106,28 @@ def processes_running(flow_run_id: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+@contextmanager
+def using_database(url: str) -> Iterator[str]:
+    """The project database is `url` inside the block (settings re-read on the way in and out)."""
+    from agentflows.settings import get_settings
+
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AGENTFLOWS_DATABASE_URL", url)
+            get_settings.cache_clear()
+            yield url
+    finally:
+        get_settings.cache_clear()
+
+
+def seed_database(url: str, *seeders: Callable[[], object]) -> str:
+    """Migrate `url` and run the seeders against it, e.g. for a stack the test starts; returns `url`."""
+    from agentflows.db.migrate import upgrade
+
+    with using_database(url):
+        upgrade(url)
+        for seed in seeders:
+            seed()
+    return url

@@ -26,7 +26,6 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.crm import Contact, OutreachDraft
-from agentflows.settings import get_settings
 from tests.helpers import wait_for
 from tests.triggers.stack import UpProcess, stack_env, start_up
 
@@ -67,18 +66,12 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     """`agentflows up` over the seeded demo CRM (started only once a browser is known to exist)."""
-    from agentflows.db.migrate import upgrade
     from agentflows.seed.crm import seed_crm
+    from tests.helpers import seed_database
 
     data_dir = tmp_path_factory.mktemp("browser") / "data"
-    url = f"sqlite:///{data_dir / 'agentflows.db'}"
     data_dir.mkdir(parents=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AGENTFLOWS_DATABASE_URL", url)
-        get_settings.cache_clear()
-        upgrade(url)
-        seed_crm()
-    get_settings.cache_clear()
+    url = seed_database(f"sqlite:///{data_dir / 'agentflows.db'}", seed_crm)
     up = start_up(data_dir, stack_env(data_dir))
     up.db_url = url  # type: ignore[attr-defined]
     yield up

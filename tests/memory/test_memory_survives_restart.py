@@ -17,8 +17,7 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.crm import OutreachDraft
-from agentflows.settings import get_settings
-from tests.helpers import wait_for
+from tests.helpers import using_database, wait_for
 from tests.memory.test_account_memory import two_contacts_one_account_same_writer
 from tests.triggers.stack import UpProcess, stack_env, start_up
 
@@ -43,11 +42,8 @@ def drafts_artifact(up: UpProcess, contact: int) -> str | None:
 
 def test_memory_is_there_after_the_whole_stack_restarts(stack_data: tuple[Path, str]):
     data, db_url = stack_data
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AGENTFLOWS_DATABASE_URL", db_url)
-        get_settings.cache_clear()
+    with using_database(db_url):
         first, second = two_contacts_one_account_same_writer()
-    get_settings.cache_clear()
     env = stack_env(data)
 
     up = start_up(data, env)

@@ -22,8 +22,7 @@ from sqlalchemy import func, select
 
 from agentflows.db import session_scope
 from agentflows.db.fraud import FraudDecision
-from agentflows.settings import get_settings
-from tests.helpers import wait_for
+from tests.helpers import seed_database, wait_for
 from tests.triggers.postgres import Postgres, pg_bin, start_postgres
 from tests.triggers.stack import UpProcess, stack_env, start_up
 
@@ -46,17 +45,10 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture(scope="module")
 def stack(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
-    from agentflows.db.migrate import upgrade
     from agentflows.db.session import get_engine
     from agentflows.seed.marketplace import seed_marketplace
 
-    url = postgres.url("agentflows")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AGENTFLOWS_DATABASE_URL", url)
-        get_settings.cache_clear()
-        upgrade(url)
-        seed_marketplace()
-    get_settings.cache_clear()
+    url = seed_database(postgres.url("agentflows"), seed_marketplace)
     get_engine(url).dispose()
     data_dir = tmp_path_factory.mktemp("scale-out") / "data"
     env = stack_env(

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from agentflows.db import session_scope
 from agentflows.db.crm import Contact, OutreachDraft
 from agentflows.settings import get_settings
-from tests.helpers import wait_for
+from tests.helpers import seed_database, wait_for
 from tests.triggers.stack import UpProcess, stack_env, start_up
 
 pytestmark = pytest.mark.e2e
@@ -28,19 +28,11 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
-    from agentflows.db.migrate import upgrade
     from agentflows.seed.crm import seed_crm
     from agentflows.seed.marketplace import seed_marketplace
 
     data_dir = tmp_path_factory.mktemp("up") / "data"
-    url = f"sqlite:///{data_dir / 'agentflows.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AGENTFLOWS_DATABASE_URL", url)
-        get_settings.cache_clear()
-        upgrade(url)
-        seed_crm()
-        seed_marketplace()
-    get_settings.cache_clear()
+    url = seed_database(f"sqlite:///{data_dir / 'agentflows.db'}", seed_crm, seed_marketplace)
     up = start_up(data_dir, stack_env(data_dir))
     up.db_url = url  # type: ignore[attr-defined]
     yield up
