@@ -16,11 +16,17 @@ that outcome in the CRM (see `flows/approval_expiry.py`).
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from typing import Any, TypeVar
 
+import anyio
+from prefect._flow_run_suspension import mark_flow_run_suspension_requested
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
-from prefect.exceptions import FlowPauseTimeout
+from prefect.exceptions import FlowPauseTimeout, ObjectAlreadyExists, Pause
 from prefect.flow_runs import apause_flow_run, asuspend_flow_run
+from prefect.input.run_input import run_input_subclass_from_type
 
 from agentflows.settings import get_settings
 
@@ -59,12 +65,64 @@ def served_by_a_worker() -> bool:
 
 async def wait_for_answer(form: Any, *, timeout_s: int, key: str) -> Any:
     """Wait for a person to submit `form` (a RunInput, possibly `.with_initial_data(...)`)."""
+    poll_s = get_settings().approval_poll_s
     if waits_without_a_process():
         # Raises prefect's Pause to end this process; on the run's next start it returns the answer.
-        return await asuspend_flow_run(wait_for_input=form, timeout=timeout_s, key=key)
+        try:
+            return await asuspend_flow_run(wait_for_input=form, timeout=timeout_s, key=key)
+        except Pause as exc:
+            if (state := _our_pause(exc, key)) is None:
+                raise
+            await _save_form(form, state)
+            mark_flow_run_suspension_requested(FlowRunContext.get().flow_run.id, state)  # type: ignore[union-attr]
+            raise Pause(state=state) from None
     try:
-        return await apause_flow_run(
-            wait_for_input=form, timeout=timeout_s, poll_interval=get_settings().approval_poll_s, key=key
-        )
+        try:
+            return await apause_flow_run(wait_for_input=form, timeout=timeout_s, poll_interval=poll_s, key=key)
+        except Pause as exc:
+            if (state := _our_pause(exc, key)) is None:
+                raise
+            await _save_form(form, state)
+            return await _answer_when_resumed(form, state, timeout_s, poll_s)
     except FlowPauseTimeout:
         raise AnswerTimeout(f"no answer within {timeout_s} s") from None
+
+
+def _our_pause(exc: Pause, key: str) -> State | None:
+    """The paused state when Prefect raised `Pause` for a pause that did happen.
+
+    Under load the server can commit the pause and answer too late; Prefect's client then sends the
+    same transition again, the server refuses it as a duplicate ("This run has already made this state
+    transition") and returns the run's state, and `apause_flow_run` raises that refusal instead of
+    waiting. The run *is* paused with our key, so we finish what Prefect skipped: save the form and wait.
+    """
+    state = exc.state
+    if DUPLICATE_TRANSITION not in str(exc) or state is None or not state.is_paused():
+        return None  # e.g. the Pause `asuspend_flow_run` raises on purpose to end the process
+    return state if state.state_details.pause_key == key else None
+
+
+DUPLICATE_TRANSITION = "already made this state transition"
+
+
+async def _save_form(form: Any, state: State) -> None:
+    """Save the form's schema, as Prefect does on a pause that it saw succeed; once is enough."""
+    keyset = state.state_details.run_input_keyset
+    if keyset is None:
+        return
+    with suppress(ObjectAlreadyExists):
+        await run_input_subclass_from_type(form).asave(keyset)
+
+
+async def _answer_when_resumed(form: Any, state: State, timeout_s: int, poll_s: float) -> Any:
+    """What `apause_flow_run` does once paused: poll until the run is resumed, then load the answer."""
+    run_id = FlowRunContext.get().flow_run.id  # type: ignore[union-attr]
+    keyset = state.state_details.run_input_keyset
+    with anyio.move_on_after(timeout_s):
+        while True:
+            await anyio.sleep(poll_s)
+            async with get_client() as client:
+                run = await client.read_flow_run(run_id)
+            if run.state and run.state.is_running():
+                return await run_input_subclass_from_type(form).aload(keyset)
+    raise AnswerTimeout(f"no answer within {timeout_s} s")

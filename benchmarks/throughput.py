@@ -216,6 +216,10 @@ def main() -> None:
     parser.add_argument("--rpm", type=int, default=None, help="the provider's requests-per-minute limit")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--workloads", nargs="+", choices=["agents", "bare"], default=["agents", "bare"],
+        help="run only these workloads (the last line needs agents)",
+    )
     parser.add_argument("--child", choices=["agents", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--ids-file", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -292,7 +296,7 @@ def main() -> None:
     rows: dict[str, list[dict[str, float]]] = {"agents": [], "bare": []}
     try:
         for repeat in range(args.repeats):
-            for kind in ("agents", "bare"):
+            for kind in args.workloads:
                 db_url = template if pg else f"sqlite:///{work / f'crm-{kind}-{repeat}.db'}"
                 if not pg:  # the backup API, not a file copy: the template's recent writes may sit in its WAL
                     with (
@@ -309,7 +313,9 @@ def main() -> None:
                         session.query(ModelUsage).delete()
                 provider.reset_stats()
                 per_prospect = (
-                    statistics.median(r["requests"] / len(ids) for r in rows["agents"]) if kind == "bare" else 3
+                    statistics.median(r["requests"] / len(ids) for r in rows["agents"])
+                    if kind == "bare" and rows["agents"]
+                    else 3
                 )
                 extra = ["--base-url", provider.openai_base_url, "--concurrency", str(args.concurrency)]
                 extra += ["--rpm", str(args.rpm)] if args.rpm else []
@@ -359,7 +365,9 @@ def main() -> None:
             pg.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    med = {kind: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for kind, runs in rows.items()}
+    med = {
+        kind: {key: statistics.median(r[key] for r in runs) for key in runs[0]} for kind, runs in rows.items() if runs
+    }
     limit = f", {args.rpm} requests/min" if args.rpm else ""
     print(
         f"\n{args.prospects} prospects; provider: {args.latency_ms:g} ms per request, at most {args.concurrency} "
@@ -373,6 +381,8 @@ def main() -> None:
             f"| {names[kind]} | {m['requests']:.0f} | {m['wall_s']:.1f} | {m['ideal_s']:.1f} | {m['ratio']:.2f} | "
             f"{m['rps']:.1f} | {m['rejected']:.0f} | {m['failed']:.0f} | {m['rss_mib']:.0f} |"
         )
+    if "agents" not in med:
+        return
     if args.rpm:
         held = med["agents"]["rps"] * 60 / args.rpm
         print(f"\nheld {held:.0%} of the provider's {args.rpm} requests/min")
