@@ -217,7 +217,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
-        "--workloads", nargs="+", choices=["agents", "bare"], default=["agents", "bare"],
+        "--workloads",
+        nargs="+",
+        choices=["agents", "bare"],
+        default=["agents", "bare"],
         help="run only these workloads (the last line needs agents)",
     )
     parser.add_argument("--child", choices=["agents", "bare"], help=argparse.SUPPRESS)
