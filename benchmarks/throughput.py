@@ -17,8 +17,8 @@ Printed in one run:
   bare tasks     the engine's floor: the same number of requests per prospect as plain Prefect tasks
                  posting to the same provider (no agents, no database, in-process semaphore)
 
-Each workload runs in a fresh child process (peak RSS is that process's own) on a fresh copy of the
-seeded CRM. Websites are unreachable here (no network): the fetch fails fast and briefs say so.
+Each workload runs in a fresh child process (peak RSS is that process's own) with an empty result store
+(else a repeat would replay the cached model requests), on a fresh copy of the seeded CRM. Websites are unreachable here (no network): the fetch fails fast and briefs say so.
 With `--rpm R` the provider also enforces R requests per sliding minute and the run should hold
 >= 90 % of it with no failed prospect. The last line is exactly `ratio=<agents/ideal> rss_mib=<peak>`.
 
@@ -325,9 +325,15 @@ def main() -> None:
                 extra += ["--requests-per-prospect", str(round(per_prospect))]
                 settle(server.process.pid)
                 services_cpu = cpu_seconds(server.process.pid, provider.process.pid)
+                # A fresh result store per run: with the one before it, a repeat would replay every model
+                # request from the cache (a re-run with the same inputs is not paid again) and measure nothing.
+                fresh = {
+                    "AGENTFLOWS_DATABASE_URL": db_url,
+                    "PREFECT_LOCAL_STORAGE_PATH": str(work / f"results-{kind}-{repeat}"),
+                }
                 result = run_child(
                     kind,
-                    (agent_env if kind == "agents" else env) | {"AGENTFLOWS_DATABASE_URL": db_url},
+                    (agent_env if kind == "agents" else env) | fresh,
                     ids_file,
                     extra,
                 )
