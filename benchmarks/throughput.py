@@ -18,7 +18,8 @@ Printed in one run:
                  posting to the same provider (no agents, no database, in-process semaphore)
 
 Each workload runs in a fresh child process (peak RSS is that process's own) with an empty result store
-(else a repeat would replay the cached model requests), on a fresh copy of the seeded CRM. Websites are unreachable here (no network): the fetch fails fast and briefs say so.
+(else a repeat would replay the cached model requests), on a fresh copy of the seeded CRM. Websites are
+unreachable here (no network): the fetch fails fast and briefs say so.
 With `--rpm R` the provider also enforces R requests per sliding minute and the run should hold
 >= 90 % of it with no failed prospect. The last line is exactly `ratio=<agents/ideal> rss_mib=<peak>`.
 
