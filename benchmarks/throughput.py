@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/throughput.py --prospects 1000 [--latency-ms 500] [--concurrency 50]
                                               [--rpm 600] [--repeats 1] [--database sqlite|postgres]
+                                              [--workloads agents bare]
 
 N prospects go through prospect outreach up to the approval pause: the drafting half of
 `flows/prospect_outreach.py` (`load_prospects` + `draft_for` per prospect: website fetch, researcher,
