@@ -1,4 +1,5 @@
-"""Where approvals wait: the rule `prospect-outreach` and the fraud check follow."""
+"""Where approvals wait (the rule `prospect-outreach` and the fraud check follow), and that a pause or suspend
+whose reply the server sent but the client lost still leaves its form and takes the answer."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import pytest
 from prefect import flow
 from prefect.context import FlowRunContext
+from prefect.exceptions import Pause
 from prefect.input import RunInput
 
 from agentflows.human_input import served_by_a_worker, waits_without_a_process
@@ -41,22 +43,23 @@ class Choice(RunInput):
     variant: int
 
 
-def test_a_pause_whose_reply_was_lost_still_shows_its_form_and_takes_the_answer(prefect_server, monkeypatch):
-    """The server commits the pause, its reply is lost, and Prefect's client sends the same transition again
-    (as it does after a 503 or a dropped connection): the server refuses the copy as a duplicate. The run is
-    paused all the same, so its form must be there and the answer must reach the flow."""
-    from prefect.client.base import PrefectHttpxAsyncClient
-
-    from agentflows.approvals import resume_paused_run
+@flow(name="lost-reply-waits")
+async def lost_reply_waits() -> int:
     from agentflows.human_input import wait_for_answer
 
-    monkeypatch.setenv("AGENTFLOWS_APPROVAL_WAIT", "pause")
-    monkeypatch.setenv("AGENTFLOWS_APPROVAL_POLL_S", "1")
-    get_settings.cache_clear()
+    answer = await wait_for_answer(Choice, timeout_s=120, key="choice")
+    return answer.variant
+
+
+def lose_the_first_pause_reply(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The server commits the pause, its reply is lost, and Prefect's client sends the same transition again
+    (as it does after a 503 or a dropped connection): the server refuses the copy as a duplicate."""
+    from prefect.client.base import PrefectHttpxAsyncClient
+
     send = PrefectHttpxAsyncClient.send
     resent: list[str] = []
 
-    async def reply_lost_once(self, request, *args, **kwargs):
+    async def reply_lost_once(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         response = await send(self, request, *args, **kwargs)
         if request.url.path.endswith("/set_state") and b'"PAUSED"' in request.content and not resent:
             resent.append(request.url.path)
@@ -64,13 +67,23 @@ def test_a_pause_whose_reply_was_lost_still_shows_its_form_and_takes_the_answer(
         return response
 
     monkeypatch.setattr(PrefectHttpxAsyncClient, "send", reply_lost_once)
+    return resent
+
+
+def test_a_pause_whose_reply_was_lost_still_shows_its_form_and_takes_the_answer(prefect_server, monkeypatch):
+    """The run is paused all the same (in this process), so its form must be there and the answer must reach it."""
+    from agentflows.approvals import resume_paused_run
+
+    monkeypatch.setenv("AGENTFLOWS_APPROVAL_WAIT", "pause")
+    monkeypatch.setenv("AGENTFLOWS_APPROVAL_POLL_S", "1")
+    get_settings.cache_clear()
+    resent = lose_the_first_pause_reply(monkeypatch)
     run_ids: list[str] = []
 
     @flow(name="lost-pause-reply")
     async def waits() -> int:
         run_ids.append(str(FlowRunContext.get().flow_run.id))
-        answer = await wait_for_answer(Choice, timeout_s=120, key="choice")
-        return answer.variant
+        return await lost_reply_waits.fn()
 
     try:
         bg = run_in_background(waits)
@@ -78,5 +91,38 @@ def test_a_pause_whose_reply_was_lost_still_shows_its_form_and_takes_the_answer(
         assert resent, "the pause was not sent twice: the test did not reproduce the lost reply"
         asyncio.run(resume_paused_run(run_id, {"variant": 2}, RuntimeError))
         assert bg.join() == 2
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_suspend_whose_reply_was_lost_still_saves_its_form_and_resumes(prefect_server, monkeypatch):
+    """A deployment's run suspends (leaves its process): with the reply lost, it must still leave its form
+    behind, and the run started again must get the answer."""
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow_async
+
+    from agentflows.approvals import resume_paused_run
+
+    monkeypatch.setenv("AGENTFLOWS_APPROVAL_WAIT", "suspend")
+    get_settings.cache_clear()
+    resent = lose_the_first_pause_reply(monkeypatch)
+
+    async def suspend_then_resume() -> tuple[object, object]:
+        deployment = await lost_reply_waits.ato_deployment(name="lost-reply-test")
+        deployment_id = await deployment.apply()
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(deployment_id)
+            with pytest.raises(Pause):  # the run leaves its process, as under a runner
+                await run_flow_async(lost_reply_waits, flow_run=run)
+            suspended = (await client.read_flow_run(run.id)).state
+            await resume_paused_run(str(run.id), {"variant": 3}, RuntimeError)
+            again = await run_flow_async(lost_reply_waits, flow_run=await client.read_flow_run(run.id))
+        return suspended, again
+
+    try:
+        suspended, answer = asyncio.run(suspend_then_resume())
+        assert resent, "the suspend was not sent twice: the test did not reproduce the lost reply"
+        assert suspended.name == "Suspended", suspended  # type: ignore[attr-defined]
+        assert answer == 3
     finally:
         get_settings.cache_clear()
