@@ -71,47 +71,42 @@ async def wait_for_answer(form: Any, *, timeout_s: int, key: str) -> Any:
         try:
             return await asuspend_flow_run(wait_for_input=form, timeout=timeout_s, key=key)
         except Pause as exc:
-            if (state := _our_pause(exc, key)) is None:
+            if (state := await _paused_despite_refusal(exc, form, key)) is None:
                 raise
-            await _save_form(form, state)
             mark_flow_run_suspension_requested(FlowRunContext.get().flow_run.id, state)  # type: ignore[union-attr]
             raise Pause(state=state) from None
     try:
         try:
             return await apause_flow_run(wait_for_input=form, timeout=timeout_s, poll_interval=poll_s, key=key)
         except Pause as exc:
-            if (state := _our_pause(exc, key)) is None:
+            if (state := await _paused_despite_refusal(exc, form, key)) is None:
                 raise
-            await _save_form(form, state)
             return await _answer_when_resumed(form, state, timeout_s, poll_s)
     except FlowPauseTimeout:
         raise AnswerTimeout(f"no answer within {timeout_s} s") from None
 
 
-def _our_pause(exc: Pause, key: str) -> State | None:
-    """The paused state when Prefect raised `Pause` for a pause that did happen.
-
-    Under load the server can commit the pause and answer too late; Prefect's client then sends the
-    same transition again, the server refuses it as a duplicate ("This run has already made this state
-    transition") and returns the run's state, and `apause_flow_run` raises that refusal instead of
-    waiting. The run *is* paused with our key, so we finish what Prefect skipped: save the form and wait.
-    """
-    state = exc.state
-    if DUPLICATE_TRANSITION not in str(exc) or state is None or not state.is_paused():
-        return None  # e.g. the Pause `asuspend_flow_run` raises on purpose to end the process
-    return state if state.state_details.pause_key == key else None
-
-
 DUPLICATE_TRANSITION = "already made this state transition"
 
 
-async def _save_form(form: Any, state: State) -> None:
-    """Save the form's schema, as Prefect does on a pause that it saw succeed; once is enough."""
-    keyset = state.state_details.run_input_keyset
-    if keyset is None:
-        return
-    with suppress(ObjectAlreadyExists):
-        await run_input_subclass_from_type(form).asave(keyset)
+async def _paused_despite_refusal(exc: Pause, form: Any, key: str) -> State | None:
+    """The paused state, with the form saved, when Prefect raised `Pause` for a pause that did happen.
+
+    Under load the server can commit the pause and answer too late; Prefect's client then sends the
+    same transition again, the server refuses it as a duplicate ("This run has already made this state
+    transition") and returns the run's state, and Prefect raises that refusal instead of saving the form
+    and waiting. The run *is* paused with our key, so we save the form (once is enough) and the caller
+    goes on as Prefect would have. None for any other `Pause`, e.g. the one a suspend raises on purpose.
+    """
+    state = exc.state
+    if DUPLICATE_TRANSITION not in str(exc) or state is None or not state.is_paused():
+        return None
+    if state.state_details.pause_key != key:
+        return None
+    if (keyset := state.state_details.run_input_keyset) is not None:
+        with suppress(ObjectAlreadyExists):
+            await run_input_subclass_from_type(form).asave(keyset)
+    return state
 
 
 async def _answer_when_resumed(form: Any, state: State, timeout_s: int, poll_s: float) -> Any:
