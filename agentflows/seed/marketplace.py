@@ -36,6 +36,7 @@ import numpy as np
 from faker import Faker
 from sqlalchemy import func, insert, select
 
+from agentflows.addresses import normalize_address
 from agentflows.db import session_scope
 from agentflows.db.fraud import (
     Address,
@@ -49,7 +50,6 @@ from agentflows.db.fraud import (
     ShipmentEvent,
 )
 from agentflows.fraud_templates import SHIPPED, load_templates
-from tasks.fraud.address import normalize_address
 
 SEED = 4_2026_11
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

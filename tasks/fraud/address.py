@@ -1,60 +1,25 @@
 """Address signal facts: is the delivery address a known fraud address, and who else ships there?
 
-Addresses are compared after normalisation (case, punctuation, `Street`/`St.`/`Str`, `Flat`/`Apt`
-/`#`), then fuzzily against the known-fraud list with rapidfuzz, so a typo or a reordered flat
-number still matches. Because fuzzy scores barely move when only the house number differs, the
-facts also say whether the numbers are identical: the neighbour of a fraud address is not one.
-Reuse counts distinct customers with deliveries to the same normalised address, and how many of
-them have another surname (a household shares an address; a reshipping drop does not).
+Addresses are compared by their key (`agentflows.addresses`: case, punctuation, `Street`/`St.`/
+`Str`, `Flat`/`Apt`/`#`), then fuzzily against the known-fraud list with rapidfuzz, so a typo or a
+reordered flat number still matches. Because fuzzy scores barely move when only the house number
+differs, the facts also say whether the numbers are identical: the neighbour of a fraud address is
+not one. Reuse counts distinct customers with deliveries to the same normalised address, and how
+many of them have another surname (a household shares an address; a reshipping drop does not).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, select
 
+from agentflows.addresses import house_numbers
 from agentflows.db.fraud import Address, Customer, KnownFraudAddress, Order
 from agents.fraud.models import AddressFacts
 from tasks.fraud.common import claims_frame, frame
-
-_ABBREVIATIONS = {
-    "street": "st",
-    "str": "st",
-    "road": "rd",
-    "avenue": "ave",
-    "av": "ave",
-    "lane": "ln",
-    "drive": "dr",
-    "place": "pl",
-    "boulevard": "blvd",
-    "apartment": "apt",
-    "flat": "apt",
-    "unit": "apt",
-    "suite": "apt",
-    "no": "",
-    "number": "",
-}
-_NUMBERS = re.compile(r"\d+[a-z]?")
-
-
-def normalize_address(line1: str, postcode: str, country: str) -> str:
-    """The match key of an address: standard abbreviations, words sorted, compact postcode.
-
-    Sorting the words makes `Apt 4, 12 Baker Street` and `12 Baker St. Flat 4` the same key.
-    """
-    text = line1.lower().replace("#", " apt ")
-    words = sorted(w for w in (_ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-z0-9]+", text)) if w)
-    postcode = re.sub(r"[^a-z0-9]", "", postcode.lower())
-    return " ".join([*words, postcode, country.lower()])
-
-
-def house_numbers(normalized: str) -> tuple[str, ...]:
-    """The numbers in an address key, sorted (house, flat, postcode digits): equal for the same door."""
-    return tuple(sorted(_NUMBERS.findall(normalized)))
 
 
 def compute_address(claim_ids: Sequence[int], conn: Connection) -> dict[int, AddressFacts]:

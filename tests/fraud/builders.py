@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from agentflows.addresses import normalize_address
 from agentflows.db import session_scope
 from agentflows.db.fraud import (
     Address,
@@ -19,7 +20,6 @@ from agentflows.db.fraud import (
     PaymentIncident,
     ShipmentEvent,
 )
-from tasks.fraud.address import normalize_address
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 LONDON = (51.5074, -0.1278)
