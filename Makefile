@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-postgres test-e2e lint bench install clean
 
-$(STAMP): pyproject.toml
+# The fake model provider (tests, benchmarks) is its own distribution; editable, so a checkout change is live.
+$(STAMP): pyproject.toml devtools/fake-provider/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e devtools/fake-provider
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -250,6 +250,7 @@ def main() -> None:
     prefect_port = free_port()
     os.environ["PREFECT_API_URL"] = env["PREFECT_API_URL"] = f"http://127.0.0.1:{prefect_port}/api"
 
+    from agentflows_fake_provider import FakeProviderProcess, FaultConfig
     from sqlalchemy import func, select
 
     from agentflows.db import session_scope
@@ -257,8 +258,6 @@ def main() -> None:
     from agentflows.db.migrate import upgrade
     from agentflows.seed.crm import seed_crm
     from agentflows.settings import get_settings
-    from tests.fake_provider import FakeProviderProcess
-    from tests.fake_provider.faults import FaultConfig
     from tests.triggers.postgres import start_postgres
 
     pg = start_postgres(["prefect", "agentflows"], durable=True) if args.database == "postgres" else None

@@ -181,8 +181,9 @@ def smtp_sink(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[objec
 @pytest.fixture
 def fake_provider() -> Iterator[object]:
     """A local model provider (OpenAI and Anthropic wire formats) answering like the offline model."""
+    from agentflows_fake_provider import FakeProvider, FaultConfig
+
     from agents.catalog import clear_agent_caches
-    from tests.fake_provider import FakeProvider, FaultConfig
     from tests.providers.responders import offline_responder
 
     with FakeProvider(responder=offline_responder, faults=FaultConfig(retry_after_s=0.05)) as fp:

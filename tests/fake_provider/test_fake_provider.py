@@ -22,6 +22,17 @@ import anthropic
 import httpx
 import openai
 import pytest
+from agentflows_fake_provider import (
+    Api,
+    FakeProvider,
+    FakeProviderProcess,
+    FakeReply,
+    FakeRequest,
+    FaultConfig,
+    FaultEngine,
+    example_from_schema,
+    invalid_from_schema,
+)
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_ai import Agent, NativeOutput
 from pydantic_ai.exceptions import (
@@ -32,18 +43,6 @@ from pydantic_ai.exceptions import (
     ModelServerError,
     ModelTimeoutError,
     ModelUnavailableError,
-)
-
-from . import (
-    Api,
-    FakeProvider,
-    FakeProviderProcess,
-    FakeReply,
-    FakeRequest,
-    FaultConfig,
-    FaultEngine,
-    example_from_schema,
-    invalid_from_schema,
 )
 
 APIS: list[Api] = ["openai-chat", "openai-responses", "anthropic"]
@@ -555,7 +554,7 @@ def test_subprocess_provider() -> None:
 
 
 def test_cli_flags_override_faults_json() -> None:
-    from .server import build_parser, faults_from_args
+    from agentflows_fake_provider.server import build_parser, faults_from_args
 
     argv = ["--port", "0", "--faults-json", '{"p_500": 0.1, "seed": 3}', "--latency-ms", "500", "--rpm", "60"]
     args = build_parser().parse_args([*argv, "--script", "429,ok", "--should-retry", "false", "--p-500", "0.2"])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from agentflows_fake_provider import FakeProvider
 
 from agentflows.settings import get_settings
 from agents.catalog import clear_agent_caches
-from tests.fake_provider import FakeProvider
 
 
 def use_provider(monkeypatch: pytest.MonkeyPatch, fp: FakeProvider, api: str, retries: int = 3) -> str:

@@ -6,8 +6,9 @@ formats, so the same flows run through the OpenAI and Anthropic SDKs end to end.
 
 from __future__ import annotations
 
+from agentflows_fake_provider import FakeReply, FakeRequest
+
 from agents.offline import compose
-from tests.fake_provider import FakeReply, FakeRequest
 
 
 def offline_responder(request: FakeRequest) -> FakeReply:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agentflows_fake_provider import FakeProvider, FakeReply, FakeRequest, FaultConfig
 from pydantic import ValidationError
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo
@@ -63,7 +64,6 @@ from agents.prompting import DATA_RULE, parse_prompt, render_prompt
 from tasks.fraud import agents as fraud_agents
 from tasks.fraud.risk import load_calibration
 from tests.conftest import copy_of_template, seed_template
-from tests.fake_provider import FakeProvider, FakeReply, FakeRequest, FaultConfig
 from tests.providers.conftest import use_provider
 from tests.safety.injection_cases import (
     ALLOWED_TOOLS,

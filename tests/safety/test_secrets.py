@@ -229,7 +229,8 @@ class Provider:
 
 @pytest.fixture
 def provider() -> Iterator[Provider]:
-    from tests.fake_provider import FakeProvider, FaultConfig
+    from agentflows_fake_provider import FakeProvider, FaultConfig
+
     from tests.providers.responders import offline_responder
 
     fp = FakeProvider(responder=offline_responder, faults=FaultConfig(retry_after_s=0.05))

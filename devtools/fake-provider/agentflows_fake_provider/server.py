@@ -10,7 +10,7 @@ Design notes (why it looks like this):
   subclass of uvicorn's h11 protocol records each connection's transport by client address so the app can
   ``abort()`` it.
 * In-process mode shares the GIL with the code under test; benchmarks should use :class:`FakeProviderProcess`
-  (or ``python -m tests.fake_provider``) so the server's CPU time isn't billed to the client process.
+  (or ``python -m agentflows_fake_provider``) so the server's CPU time isn't billed to the client process.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -635,16 +636,23 @@ def make_model(
     return OpenAIChatModel(model_name or "gpt-fake", provider=provider)
 
 
-def _package_root_and_name() -> tuple[Path, str]:
-    """Where to run ``python -m <package>`` from, whether imported as ``tests.fake_provider`` or
-    ``fake_provider``.
+_PACKAGE = __package__ or "agentflows_fake_provider"
+# The directory holding this package, so ``python -m agentflows_fake_provider`` works in the child even under
+# an interpreter that only has the dependencies installed.
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
-    pytest's default import mode may import this package without the ``tests.`` prefix, so the subprocess
-    command is derived from how this module was actually imported.
-    """
-    package = __package__ or "tests.fake_provider"
-    root = Path(__file__).resolve().parents[len(package.split("."))]
-    return root, package
+
+def _import_roots(import_path: str) -> list[Path]:
+    """The ``sys.path`` entries this process imports the top-level package of ``'package.module:function'``
+    from, so the child resolves a responder exactly like its parent does (``tests.providers.responders`` from
+    a checkout, say)."""
+    top = import_path.partition(":")[0].split(".")[0]
+    spec = importlib.util.find_spec(top) if top else None
+    if spec is None:
+        return []  # the child's import raises the real error
+    if spec.submodule_search_locations:
+        return [Path(location).parent for location in spec.submodule_search_locations]
+    return [Path(spec.origin).parent] if spec.origin else []
 
 
 class FakeProviderProcess:
@@ -680,11 +688,10 @@ class FakeProviderProcess:
 
     def command(self) -> list[str]:
         """The exact command line that is run (handy to copy into a shell when debugging a benchmark)."""
-        _, package = _package_root_and_name()
         cmd = [
             self.python,
             "-m",
-            package,
+            _PACKAGE,
             "--host",
             self.host,
             "--port",
@@ -697,15 +704,13 @@ class FakeProviderProcess:
         return cmd + self.extra_args
 
     def start(self) -> FakeProviderProcess:
-        root, _ = _package_root_and_name()
-        # The repository root too, so a `--responder agents.something:fn` import path resolves in the child.
-        repo_root = Path(__file__).resolve().parents[2]
         env = dict(os.environ if self.env is None else self.env)
-        paths = (str(root), str(repo_root), env.get("PYTHONPATH", ""))
+        roots = [_PACKAGE_ROOT, *(_import_roots(self.responder) if self.responder else [])]
+        paths = (*(str(root) for root in roots), env.get("PYTHONPATH", ""))
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.process = subprocess.Popen(
-            self.command(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env, cwd=repo_root
+            self.command(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env
         )
         assert self.process.stdout is not None
         ready: list[str] = []
@@ -842,7 +847,7 @@ def _load_responder(path: str) -> Responder:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.fake_provider",
+        prog="python -m agentflows_fake_provider",
         description="Fake OpenAI/Anthropic provider for tests and benchmarks. Prints "
         f'"{READY_PREFIX}<base url>" on stdout once it accepts connections.',
     )

@@ -1,7 +1,0 @@
-"""Run the fake provider standalone: ``python -m tests.fake_provider --port P [--latency-ms ..]``."""
-
-import sys
-
-from .server import main
-
-sys.exit(main())
