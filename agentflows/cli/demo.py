@@ -33,8 +33,9 @@ def demo(
 
 def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
     from agentflows.db.migrate import upgrade
-    from agentflows.seed.crm import pick_demo_prospects, seed_crm
+    from agentflows.seed.crm import seed_crm
     from deployments.up import Stack, run_up
+    from tasks.crm import pick_demo_prospects
 
     settings = get_settings()
     upgrade()

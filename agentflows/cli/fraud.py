@@ -111,8 +111,9 @@ def eval_fraud(
 ) -> None:
     """Run the checks on the labelled claims; print precision, recall, F1, confusion matrix, review rate."""
     from agentflows.db.migrate import upgrade
-    from agentflows.fraud_eval import analyst_feedback_sync, evaluate, fraud_eval
-    from agentflows.fraud_eval import calibrate as fit
+    from flows.fraud_eval import fraud_eval
+    from tasks.fraud.evaluation import analyst_feedback_sync, evaluate
+    from tasks.fraud.evaluation import calibrate as fit
     from tasks.fraud.risk import calibration_path, load_calibration
 
     if split not in ("holdout", "train", "all"):

@@ -6,6 +6,7 @@ formats, so the same flows run through the OpenAI and Anthropic SDKs end to end.
 
 from __future__ import annotations
 
+import agents.catalog  # noqa: F401  (fills the offline model's composers in this process)
 from agents.offline import compose
 from tests.fake_provider import FakeReply, FakeRequest
 
