@@ -20,9 +20,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/agentflows demo
 
-## Lint, then the whole test suite (starts its own Prefect server, SMTP sink and fake model provider).
+## Lint (ruff, import contracts), then the whole test suite (starts its own Prefect server, SMTP sink and fake model provider).
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest --ignore=tests/e2e
 
 ## The database-touching tests again, with the project database on a throwaway local PostgreSQL.
@@ -39,8 +40,10 @@ test-e2e: $(STAMP)
 		|| echo "test-e2e: apt-get install chromium failed; the browser test will skip"; fi
 	$(BIN)/pytest tests/e2e -q
 
+## Ruff, then the import contracts (pyproject.toml [tool.importlinter]: core -> agents -> tasks -> flows -> top).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/fraud_signals.py

@@ -2,14 +2,18 @@
 
 It is a pydantic-ai `FunctionModel`, so an offline run goes through exactly the same agent, output
 validation and Prefect tasks as a real one. It reads the prompt's `<data>` section (see
-`agents.prompting`) and hands it to the composer that the agent registered for itself; composers
+`agents.prompting`) and hands it to the composer of the agent that section is for; composers
 build their output only from those facts and mark every text they write as offline-generated.
+
+The composers come from `composers`, a registry that `agents.catalog` fills with every agent's
+composer. This module imports no agent: each agent module builds its agent through
+`agents.durable`, which builds this model, so looking the agents up from here would be a circle.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,23 +26,35 @@ OFFLINE_MODEL_NAME = "offline"
 OFFLINE_MARK = "[offline draft: written by the agentflows offline model from CRM and web facts, no LLM]"
 
 Composer = Callable[[dict[str, Any]], BaseModel]
-_composers: dict[str, Composer] = {}
 
 
-def register(agent_name: str, composer: Composer) -> None:
-    """Register how the offline model answers for `agent_name` (one composer per agent)."""
-    _composers[agent_name] = composer
+class Composers:
+    """Which composer answers for which agent name (the `for` of the prompt's data section)."""
+
+    def __init__(self) -> None:
+        self._by_agent: dict[str, Composer] = {}
+
+    def fill(self, composers: Mapping[str, Composer]) -> None:
+        """Add these composers (`agents.catalog` gives every agent's, once, when it is imported)."""
+        self._by_agent.update(composers)
+
+    def compose(self, prompt: str) -> dict[str, Any]:
+        """The offline answer for a rendered prompt, as JSON-ready data."""
+        agent, _kind, payload = parse_prompt(prompt)
+        composer = self._by_agent.get(agent)
+        if composer is None:
+            hint = "" if self._by_agent else " (no composers at all: import agents.catalog, which fills them)"
+            raise LookupError(f"the offline model has no composer for agent {agent!r}{hint}")
+        return composer(payload).model_dump(mode="json")
+
+
+composers = Composers()
+"""The registry the offline model answers from; `agents.catalog` fills it."""
 
 
 def compose(prompt: str) -> dict[str, Any]:
     """The offline answer for a rendered prompt, as JSON-ready data (also used by the fake provider)."""
-    import agents.catalog  # noqa: F401  (every agent module registers its composer on import)
-
-    agent, _kind, payload = parse_prompt(prompt)
-    composer = _composers.get(agent)
-    if composer is None:
-        raise LookupError(f"the offline model has no composer for agent {agent!r}")
-    return composer(payload).model_dump(mode="json")
+    return composers.compose(prompt)
 
 
 def latest_user_prompt(messages: list[ModelMessage]) -> str:
@@ -59,4 +75,5 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
 
 
 def offline_model() -> FunctionModel:
+    """A new offline model; it answers from `composers` at request time, so it can be built before they are filled."""
     return FunctionModel(_respond, model_name=OFFLINE_MODEL_NAME)

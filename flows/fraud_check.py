@@ -27,9 +27,9 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.context import get_run_context
-from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
+from agentflows.forms import FraudReview
 from agentflows.fraud_templates import propose_template
 from agentflows.human_input import AnswerTimeout, wait_for_answer
 from agentflows.settings import get_settings
@@ -38,20 +38,9 @@ from tasks.fraud.agents import judge, run_signals
 from tasks.fraud.cases import CaseBusyError, acquire_check, load_case, mark_failed_sync
 from tasks.fraud.decisions import HumanAction, record_auto_decision, record_human_decision
 
-# --- the review form (the Prefect UI renders it; `agentflows fraud decide` fills the same fields) ---
+# --- the review form (the UI renders `agentflows.forms.FraudReview`; `agentflows fraud decide` fills it) ---
 
 OUTCOMES: dict[str, HumanAction] = {"confirm fraud": "confirm_fraud", "not fraud": "not_fraud", "escalate": "escalate"}
-
-
-class FraudReview(RunInput):
-    """The analyst's decision on a case the fraud check could not clear."""
-
-    outcome: Literal["confirm fraud", "not fraud", "escalate"] = Field(
-        description="confirm fraud: deny the claim; not fraud: pay it; escalate: hand to a senior investigator"
-    )
-    analyst: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Your name (required)")
-    note: str = Field(default="", max_length=2000, description="Optional: why, what you checked")
-    verdict_digest: str = Field(description="Digest of the verdict you reviewed. Filled in for you; do not edit.")
 
 
 class AnalystAnswer(BaseModel):

@@ -23,9 +23,9 @@ from weakref import WeakKeyDictionary
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.context import get_run_context
-from prefect.input import RunInput
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from agentflows.forms import OutreachApproval
 from agentflows.human_input import AnswerTimeout, served_by_a_worker, wait_for_answer
 from agentflows.settings import get_settings
 from agents.outreach.brief import (
@@ -53,24 +53,7 @@ from tasks.outreach import (
 from tasks.usage import publish_usage
 from tasks.web import fetch_website
 
-# --- the approval form (the Prefect UI renders it; `agentflows approve` fills the same fields) ---
-
-APPROVAL_CHOICES = ("send variant 1", "send variant 2", "send variant 3", "reject")
-
-
-class OutreachApproval(RunInput):
-    """Approve one of the three drafts (optionally edited) or reject them all."""
-
-    decision: Literal["send variant 1", "send variant 2", "send variant 3", "reject"] = Field(
-        description="Which draft to send, or reject all three"
-    )
-    reviewer: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Your name (required)")
-    subject: str = Field(
-        default="", max_length=150, pattern=r"^[^\r\n]*$", description="Optional: replace the chosen draft's subject"
-    )
-    body: str = Field(default="", max_length=4000, description="Optional: replace the chosen draft's body")
-    note: str = Field(default="", max_length=2000, description="Optional note (why you rejected, what you changed)")
-    drafts_digest: str = Field(description="Digest of the drafts you reviewed. Filled in for you; do not edit.")
+# --- the approval form (the UI renders `agentflows.forms.OutreachApproval`; `agentflows approve` fills it) ---
 
 
 def decide(answer: OutreachApproval, drafts: EmailDrafts, digest: str) -> Decision | str:

@@ -78,6 +78,30 @@ def load_profiles_sync(contact_ids: Sequence[int]) -> dict[int, ProspectProfile]
     return profiles
 
 
+def pick_demo_prospects() -> list[int]:
+    """Three contacts that exercise three different writers: expansion, technical, executive.
+
+    For `agentflows demo` and the end-to-end tests, from the seeded CRM (`agentflows.seed.crm`). It
+    lives here, not with the seed, because it routes CRM profiles the way the flow does.
+    """
+    from agents.outreach.brief import WriterType
+    from agents.outreach.router import rule_route
+
+    with session_scope() as session:
+        ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(300)))
+    wanted = [WriterType.EXISTING_CUSTOMER_EXPANSION, WriterType.TECHNICAL_BUYER, WriterType.NEW_LOGO_EXECUTIVE]
+    picked: dict[WriterType, int] = {}
+    for contact_id, profile in sorted(load_profiles_sync(ids).items()):
+        writer = rule_route(profile).writer
+        if (
+            writer in wanted
+            and writer not in picked
+            and profile.account_id not in {p for p in (load_profiles_sync([c])[c].account_id for c in picked.values())}
+        ):
+            picked[writer] = contact_id
+    return [picked[w] for w in wanted if w in picked]
+
+
 def load_history_sync(account_ids: Sequence[int], limit: int) -> dict[int, list[HistoryItem]]:
     """The newest `limit` activities and all deals of each account, newest first, in two queries."""
     history: dict[int, list[HistoryItem]] = defaultdict(list)

@@ -3,6 +3,9 @@
 These are plain coroutines called from flows, not tasks: `PrefectDurability` already makes each
 model request inside them a Prefect task (`Model Request: ...`) of the calling flow run, with its
 result persisted so a retried run does not pay for it twice.
+
+Every agent runs through `run_agent`, so this module imports `agents.catalog`: that fills the
+offline model's composers before any agent can ask it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pydantic_ai import Agent, capture_run_messages
 from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
 from pydantic_ai.messages import ModelMessage, RetryPromptPart
 
+import agents.catalog  # noqa: F401  (fills the offline model's composers; see the module docstring)
 from agentflows.settings import get_settings
 from agents.outreach import researcher, router, writers
 from agents.outreach.brief import EmailDrafts, ProspectBrief, ResearchInput, Route, WriterInput
@@ -68,6 +72,6 @@ async def choose_writer(data: router.RouteInput) -> Route:
 
 async def draft_emails(data: WriterInput) -> EmailDrafts:
     spec = get_settings().model_for("writer")
-    prompt = render_prompt("Write the three email variants.", "outreach-writer", "writer-input", data)
+    prompt = render_prompt("Write the three email variants.", writers.NAME, "writer-input", data)
     drafts = await run_agent(writers.writer(data.writer, spec), prompt, deps=data)
     return drafts

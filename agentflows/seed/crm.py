@@ -185,24 +185,3 @@ def seed_crm(
             "deals": session.scalar(select(func.count(Deal.id))) or 0,
             "activities": session.scalar(select(func.count(Activity.id))) or 0,
         }
-
-
-def pick_demo_prospects() -> list[int]:
-    """Three contacts that exercise three different writers: expansion, technical, executive."""
-    from agents.outreach.brief import WriterType
-    from agents.outreach.router import rule_route
-    from tasks.crm import load_profiles_sync
-
-    with session_scope() as session:
-        ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(300)))
-    wanted = [WriterType.EXISTING_CUSTOMER_EXPANSION, WriterType.TECHNICAL_BUYER, WriterType.NEW_LOGO_EXECUTIVE]
-    picked: dict[WriterType, int] = {}
-    for contact_id, profile in sorted(load_profiles_sync(ids).items()):
-        writer = rule_route(profile).writer
-        if (
-            writer in wanted
-            and writer not in picked
-            and profile.account_id not in {p for p in (load_profiles_sync([c])[c].account_id for c in picked.values())}
-        ):
-            picked[writer] = contact_id
-    return [picked[w] for w in wanted if w in picked]

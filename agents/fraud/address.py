@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic_ai import Agent
 
-from agents import offline
 from agents.durable import per_event_loop
 from agents.fraud.common import noisy_or, signal_agent
 from agents.fraud.models import AddressFacts, Evidence, SignalName, SignalReport
@@ -79,9 +78,6 @@ def assess(f: AddressFacts) -> SignalReport:
 def compose_offline(payload: dict[str, Any]) -> SignalReport:
     report = assess(AddressFacts.model_validate(payload["facts"]))
     return report.model_copy(update={"summary": f"[offline] {report.summary}"})
-
-
-offline.register(NAME, compose_offline)
 
 
 @per_event_loop

@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic_ai import Agent
 
-from agents import offline
 from agents.durable import per_event_loop
 from agents.fraud.common import signal_agent
 from agents.fraud.models import ConversationFacts, Evidence, SignalName, SignalReport
@@ -47,9 +46,6 @@ def assess(f: ConversationFacts) -> SignalReport:
 def compose_offline(payload: dict[str, Any]) -> SignalReport:
     report = assess(ConversationFacts.model_validate(payload["facts"]))
     return report.model_copy(update={"summary": f"[offline] {report.summary}"})
-
-
-offline.register(NAME, compose_offline)
 
 
 @per_event_loop

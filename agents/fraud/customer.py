@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic_ai import Agent
 
-from agents import offline
 from agents.durable import per_event_loop
 from agents.fraud.common import noisy_or, plural, signal_agent
 from agents.fraud.models import CustomerFacts, Evidence, SignalName, SignalReport
@@ -76,9 +75,6 @@ def assess(f: CustomerFacts) -> SignalReport:
 def compose_offline(payload: dict[str, Any]) -> SignalReport:
     report = assess(CustomerFacts.model_validate(payload["facts"]))
     return report.model_copy(update={"summary": f"[offline] {report.summary}"})
-
-
-offline.register(NAME, compose_offline)
 
 
 @per_event_loop

@@ -1,6 +1,6 @@
 """Orchestrator: combines the six signals into a `Verdict` (risk, clear/review/block, cited rationale).
 
-The model only proposes. The flow bounds the proposal with hard rules (`tasks.fraud.risk.bound`):
+The model only proposes. The flow bounds the proposal with hard rules (`agents.fraud.rules.bound`):
 it can never clear a case whose deterministic risk is at or above the review threshold, nor block
 on its own. The rationale must cite evidence refs that the signals actually produced.
 """
@@ -15,6 +15,7 @@ from pydantic_ai.models import Model
 from agents import offline
 from agents.durable import durable_agent, per_event_loop
 from agents.fraud.models import Decision, OrchestratorInput, Verdict
+from agents.fraud.rules import Calibration, rule_decision
 
 NAME = "fraud-orchestrator"
 INSTRUCTIONS = """
@@ -32,8 +33,6 @@ Cases at or above the review threshold cannot be cleared; blocking needs strong,
 
 def compose_offline(payload: dict[str, Any]) -> Verdict:
     """The offline verdict: the rules' decision and a rationale from the strongest signals."""
-    from tasks.fraud.risk import Calibration, rule_decision
-
     data = OrchestratorInput.model_validate(payload)
     thresholds = Calibration(
         weights={},  # type: ignore[arg-type]  (only the thresholds are used)
@@ -59,9 +58,6 @@ def compose_offline(payload: dict[str, Any]) -> Verdict:
         + (f" Failed signals: {', '.join(failed)}." if failed else "")
     )
     return Verdict(risk_score=data.deterministic_risk, decision=decision, rationale=rationale, evidence_refs=refs)
-
-
-offline.register(NAME, compose_offline)
 
 
 def orchestrator_agent(model: Model | str) -> Agent[frozenset[str], Verdict]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from pydantic_ai import Agent
 
-from agents import offline
 from agents.durable import per_event_loop
 from agents.fraud.common import signal_agent
 from agents.fraud.models import Evidence, ReturnFacts, SignalName, SignalReport
@@ -62,9 +61,6 @@ def assess(f: ReturnFacts) -> SignalReport:
 def compose_offline(payload: dict[str, Any]) -> SignalReport:
     report = assess(ReturnFacts.model_validate(payload["facts"]))
     return report.model_copy(update={"summary": f"[offline] {report.summary}"})
-
-
-offline.register(NAME, compose_offline)
 
 
 @per_event_loop

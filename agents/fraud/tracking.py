@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic_ai import Agent
 
-from agents import offline
 from agents.durable import per_event_loop
 from agents.fraud.common import noisy_or, plural, signal_agent
 from agents.fraud.models import Evidence, SignalName, SignalReport, TrackingFacts
@@ -54,9 +53,6 @@ def assess(f: TrackingFacts) -> SignalReport:
 def compose_offline(payload: dict[str, Any]) -> SignalReport:
     report = assess(TrackingFacts.model_validate(payload["facts"]))
     return report.model_copy(update={"summary": f"[offline] {report.summary}"})
-
-
-offline.register(NAME, compose_offline)
 
 
 @per_event_loop

@@ -171,9 +171,6 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
     )
 
 
-offline.register(NAME, compose_offline)
-
-
 @per_event_loop
 def planner(model: Model | str) -> Agent[None, MarketingPlan]:
     agent = durable_agent(name=NAME, model=model, output_type=MarketingPlan, instructions=INSTRUCTIONS)

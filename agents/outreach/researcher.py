@@ -96,9 +96,6 @@ def compose_offline(payload: dict[str, Any]) -> ProspectBrief:
     return ProspectBrief(summary=summary, facts=facts, pains=pains, web_source=web_source, prior_outreach=prior)
 
 
-offline.register(NAME, compose_offline)
-
-
 @per_event_loop
 def researcher(model_spec: str) -> Agent[None, ProspectBrief]:
     return durable_agent(name=NAME, model=model_spec, output_type=ProspectBrief, instructions=INSTRUCTIONS)

@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_ai import Agent
 
-from agents import offline
 from agents.durable import durable_agent, per_event_loop
 from agents.outreach.brief import ProspectBrief, ProspectProfile, Route, WriterType
 
@@ -48,9 +47,6 @@ def rule_route(p: ProspectProfile) -> Route:
 
 def compose_offline(payload: dict[str, Any]) -> Route:
     return rule_route(RouteInput.model_validate(payload).prospect)
-
-
-offline.register(NAME, compose_offline)
 
 
 @per_event_loop

@@ -19,6 +19,9 @@ from agents import offline
 from agents.durable import durable_agent, per_event_loop
 from agents.outreach.brief import EmailDrafts, EmailVariant, Fact, WriterInput, WriterType
 
+NAME = "outreach-writer"
+"""The name the writers' prompts are written for (one offline composer for all); each agent is `NAME-<type>`."""
+
 COMMON = """
 Write three personalised cold emails (subject, body, angle, facts_used) to the prospect on behalf of
 `sender_name` at `seller_company`, who offers `offer`. Each variant takes a different angle, none
@@ -212,9 +215,6 @@ def _fact_sentence(fact: Fact) -> str:
     return f"One thing I noted: {fact.text.rstrip('.')}."
 
 
-offline.register("outreach-writer", compose_offline)
-
-
 @per_event_loop
 def writer(writer_type: WriterType, model_spec: str) -> Agent[WriterInput, EmailDrafts]:
     return build_writer(writer_type, model_spec)
@@ -224,7 +224,7 @@ def build_writer(writer_type: WriterType, model: Model | str) -> Agent[WriterInp
     """The writer agent for one prospect type, with the grounding validator attached."""
     spec = SPECS[writer_type]
     agent = durable_agent(
-        name=f"outreach-writer-{writer_type.value}",
+        name=f"{NAME}-{writer_type.value}",
         model=model,
         output_type=EmailDrafts,
         deps_type=WriterInput,

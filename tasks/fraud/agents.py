@@ -3,7 +3,7 @@
 Each sub-agent is a facts task (SQL, set-wise code called with one claim) followed by one durable
 agent run that interprets the facts. A sub-agent that fails (query error, model give-up) returns a
 `failed` Signal with the reason: it shows in the signal table and forbids an automatic clear; it is
-never silently treated as harmless. The orchestrator's proposal is bounded by `risk.bound`.
+never silently treated as harmless. The orchestrator's proposal is bounded by `rules.bound`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from agents.fraud.models import (
     SignalName,
     Verdict,
 )
+from agents.fraud.rules import bound, deterministic_risk
 from agents.prompting import render_prompt
 from tasks.fraud.decisions import verdict_digest
-from tasks.fraud.risk import bound, deterministic_risk, load_calibration
+from tasks.fraud.risk import load_calibration
 from tasks.fraud.signals import SIGNALS, compute_facts, rule_signal
 from tasks.generation import GenerationError, run_agent
 

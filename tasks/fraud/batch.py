@@ -19,8 +19,9 @@ from agentflows.db.fraud import Claim, Order
 from agentflows.fraud_templates import TemplateSet, load_templates
 from agents.fraud import orchestrator
 from agents.fraud.models import SIGNAL_NAMES, ClaimSummary, Decision, OrchestratorInput, Signal, SignalName
+from agents.fraud.rules import Calibration, bound, deterministic_risk
 from tasks.fraud.common import aware, engine
-from tasks.fraud.risk import Calibration, bound, deterministic_risk, load_calibration
+from tasks.fraud.risk import load_calibration
 from tasks.fraud.signals import assess_batch
 
 

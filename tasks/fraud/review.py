@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.fraud import CheckStatus, ClaimCheck
+from agentflows.forms import FraudReview
 
 
 class ReviewError(ValueError):
@@ -34,8 +35,6 @@ def awaiting_review() -> list[ClaimCheck]:
 
 def review_input(case_id: int, outcome: str, analyst: str, note: str = "") -> tuple[str, dict[str, Any]]:
     """(flow run id, run input) answering the paused check of `case_id`, validated like the form."""
-    from flows.fraud_check import FraudReview
-
     with session_scope() as session:
         check = session.scalar(select(ClaimCheck).where(ClaimCheck.claim_id == case_id))
     if check is None:

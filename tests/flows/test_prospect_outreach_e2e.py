@@ -17,7 +17,7 @@ from sqlalchemy import select
 from agentflows.approvals import ApprovalError, approval_input, submit
 from agentflows.db import session_scope
 from agentflows.db.crm import Activity, ActivityKind, Contact, OutboxMessage, OutboxStatus, OutreachDraft
-from agentflows.seed.crm import pick_demo_prospects
+from tasks.crm import pick_demo_prospects
 from tests.helpers import flow_run_state, pending_by_contact, run_in_background, wait_for
 
 pytestmark = pytest.mark.e2e

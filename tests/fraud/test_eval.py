@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agentflows.fraud_eval import GOAL, calibrate, evaluate, is_holdout, labelled
+from tasks.fraud.evaluation import GOAL, calibrate, evaluate, is_holdout, labelled
 from tasks.fraud.risk import SHIPPED_CALIBRATION, load_calibration
 
 
@@ -46,7 +46,7 @@ def test_eval_is_published_as_a_prefect_table_artifact(prefect_server, market_db
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from agentflows.fraud_eval import fraud_eval
+    from flows.fraud_eval import fraud_eval
 
     figures = asyncio.run(fraud_eval("holdout"))
     assert figures["recall"] >= GOAL["recall"]

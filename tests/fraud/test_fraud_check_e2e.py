@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.fraud import CheckStatus, ClaimCheck, FraudDecision
-from agentflows.fraud_eval import labelled
 from agentflows.settings import get_settings
 from tasks.fraud.batch import verdicts_batch
 from tasks.fraud.cases import CaseAlreadyDecidedError, UnknownCaseError
+from tasks.fraud.evaluation import labelled
 from tasks.fraud.review import ReviewError, review_input, submit_review
 from tests.fraud.test_hard_rules import insisting_on
 from tests.helpers import flow_run_state, run_in_background, wait_for

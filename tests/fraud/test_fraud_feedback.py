@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from agentflows.fraud_eval import labelled
 from agentflows.fraud_templates import anonymise, load_templates
 from tasks.fraud.batch import verdicts_batch
+from tasks.fraud.evaluation import labelled
 from tasks.fraud.review import review_input, submit_review
 from tests.fraud.test_fraud_check_e2e import check_row
 from tests.helpers import flow_run_state, run_in_background, wait_for
@@ -50,6 +50,6 @@ def test_confirmed_fraud_without_template_match_proposes_an_inactive_template(pr
     text = proposed.read_text()
     assert "status: proposed" in text and "confirmed as fraud by Ana: new refund script" in text
     assert {t.name for t in load_templates().templates} == active_before, "a proposal is not active"
-    from agentflows.fraud_eval import analyst_feedback_sync
+    from tasks.fraud.evaluation import analyst_feedback_sync
 
     assert analyst_feedback_sync() == {"confirm_fraud": 1}, "the eval reports how analysts decided review cases"

@@ -11,10 +11,11 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from agents.fraud import orchestrator
 from agents.fraud.models import Signal
+from agents.fraud.rules import Calibration, bound
 from tasks.fraud.agents import judge
 from tasks.fraud.batch import verdicts_batch
 from tasks.fraud.cases import load_case_sync
-from tasks.fraud.risk import Calibration, bound, load_calibration
+from tasks.fraud.risk import load_calibration
 
 
 def insisting_on(decision: str) -> FunctionModel:
@@ -60,7 +61,7 @@ def test_a_model_insisting_on_clear_cannot_clear_a_high_risk_case(
     market_db: str, template_dir, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     """The full judge step with a FunctionModel that always answers `clear`, on seeded fraud cases."""
-    from agentflows.fraud_eval import labelled
+    from tasks.fraud.evaluation import labelled
 
     labels = labelled("all")
     frauds = [c for c, (fraud, _) in labels.items() if fraud][:40]
@@ -82,7 +83,7 @@ def test_a_model_insisting_on_clear_cannot_clear_a_high_risk_case(
 def test_a_model_insisting_on_block_cannot_block_a_benign_case(
     market_db: str, template_dir, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from agentflows.fraud_eval import labelled
+    from tasks.fraud.evaluation import labelled
 
     benign = [c for c, (fraud, pattern) in labelled("all").items() if pattern == "benign"][:5]
     batch = verdicts_batch(benign)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from agentflows_fake_provider import FakeReply, FakeRequest
 
+import agents.catalog  # noqa: F401  (fills the offline model's composers in this process)
 from agents.offline import compose
 
 

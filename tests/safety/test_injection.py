@@ -468,7 +468,7 @@ def mail(smtp_sink: Any) -> Mail:
 @pytest.fixture(scope="module")
 def prospects(db: str) -> list[int]:
     """The demo's three prospects (three accounts, none a customer of the landing cases)."""
-    from agentflows.seed.crm import pick_demo_prospects
+    from tasks.crm import pick_demo_prospects
 
     return pick_demo_prospects()
 
@@ -984,10 +984,10 @@ def run_landing_e2e(
 
 
 def test_the_case_list_covers_every_channel_and_agent() -> None:
-    from agents.offline import _composers
+    from agents.catalog import COMPOSERS
 
     assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
     counts = {ch: sum(1 for c in CASES if c.channel == ch) for ch in ("web", "claim", "landing")}
     assert min(counts.values()) >= 10, counts
     assert {c.channel for c in CASES if c.e2e} == {"web", "claim", "landing"}
-    assert set(ALLOWED_TOOLS) == set(_composers), "the allow-list names every agent there is"
+    assert set(ALLOWED_TOOLS) == set(COMPOSERS), "the allow-list names every agent there is"

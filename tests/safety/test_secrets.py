@@ -490,7 +490,6 @@ def test_secrets_stay_in_their_place_and_logs_carry_no_personal_data(
 
     from agentflows.approvals import approval_input, pending_approvals, submit
     from agentflows.prefect_env import configure_prefect_env, prefect_env
-    from agentflows.seed.crm import pick_demo_prospects
     from agents.landing.plan import Visitor
     from flows.fraud_check import fraud_check
     from flows.fraud_fanout import fraud_claims, fraud_fanout
@@ -498,6 +497,7 @@ def test_secrets_stay_in_their_place_and_logs_carry_no_personal_data(
     from flows.landing_plan import landing_plan
     from flows.prospect_batch import prospect_batch
     from flows.prospect_outreach import prospect_outreach
+    from tasks.crm import pick_demo_prospects
     from tasks.fraud.review import review_input, submit_review
 
     started_at = datetime.now(UTC)

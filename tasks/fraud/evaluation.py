@@ -9,28 +9,28 @@ on the held-out split, which the calibration never saw: precision, recall and F1
 (review or block) against the fraud label, the confusion matrix and the review rate.
 
 The evaluation runs the batch path (`tasks.fraud.batch`): six set-wise signal computations and the
-offline composers applied directly, instead of seven agent runs per claim inside Prefect.
+offline composers applied directly, instead of seven agent runs per claim inside Prefect. These are
+plain functions (the CLI and the tests call them directly); `flows.fraud_eval` is the same
+evaluation as a Prefect run with its figures as artifacts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
-from prefect import flow
-from prefect.artifacts import acreate_table_artifact
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from agentflows.db import session_scope
-from agentflows.db.fraud import ClaimLabel
+from agentflows.db.fraud import ClaimLabel, FraudDecision
 from agentflows.fraud_templates import load_templates
 from agents.fraud.models import SIGNAL_NAMES
+from agents.fraud.rules import Calibration
 from tasks.fraud.batch import verdicts_batch
-from tasks.fraud.risk import Calibration, load_calibration
+from tasks.fraud.risk import load_calibration
 from tasks.fraud.signals import assess_batch
 
 Split = Literal["holdout", "train", "all"]
@@ -213,32 +213,8 @@ def calibrate(calibration_template: Calibration | None = None) -> Calibration:
     )
 
 
-@flow(name="fraud-eval", persist_result=True)
-async def fraud_eval(split: Split = "holdout") -> dict[str, Any]:
-    """The evaluation as a Prefect run: the figures are published as a table artifact."""
-    report = await asyncio.to_thread(evaluate, split)
-    await acreate_table_artifact(
-        table=report.summary_rows(),
-        key=f"fraud-eval-{split}",
-        description=(
-            f"Fraud check on the {split} split ({report.claims} claims, {report.frauds} fraudulent); "
-            f"review threshold {report.review_threshold:.3f}, block threshold {report.block_threshold:.3f}. "
-            f"Goal met: {'yes' if report.meets_goal else 'NO'}."
-        ),
-    )
-    await acreate_table_artifact(
-        table=report.by_pattern, key=f"fraud-eval-{split}-patterns", description="Flag rate per planted pattern"
-    )
-    return {row["metric"]: row["value"] for row in report.summary_rows()}
-
-
 def analyst_feedback_sync() -> dict[str, int]:
     """How the cases the system sent to review were decided by analysts (from the audit trail)."""
-    from sqlalchemy import func, select
-
-    from agentflows.db import session_scope
-    from agentflows.db.fraud import FraudDecision
-
     with session_scope() as session:
         rows = session.execute(
             select(FraudDecision.action, func.count(FraudDecision.id))

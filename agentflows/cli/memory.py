@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agentflows.cli import app, console, fail
+from agentflows.cli.common import app, console, fail
 
 memory_app = typer.Typer(help="What the agents remember from earlier runs, and forgetting it.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")

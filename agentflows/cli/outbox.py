@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agentflows.cli import app, console, fail
+from agentflows.cli.common import app, console, fail
 
 outbox_app = typer.Typer(help="Approved emails: sent, waiting, or cut off mid-send.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")

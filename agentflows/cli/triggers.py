@@ -1,4 +1,4 @@
-"""`agentflows` commands for triggers: `up`, `webhook sign`, `deployments` (registered at import)."""
+"""`agentflows` commands for triggers: `up`, `webhook sign`, `deployments`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from uuid import uuid4
 import typer
 from rich.table import Table
 
-from agentflows.cli import app, console, fail
+from agentflows.cli.common import app, console, fail
 from agentflows.settings import get_settings
 
 webhook_app = typer.Typer(help="Webhooks: sign a delivery to try the receiver by hand.", no_args_is_help=True)

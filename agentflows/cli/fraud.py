@@ -1,4 +1,4 @@
-"""`agentflows` commands for the fraud check (registered on the main app at import).
+"""`agentflows` commands for the fraud check (the package `__init__` imports this module to register them).
 
 agentflows run fraud-check --case N      check one claim (pauses in the UI when risky)
 agentflows run fraud-sweep [--since D]   check every undecided claim, a bounded number at a time
@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from agentflows.cli import app, console, fail, run_app
+from agentflows.cli.common import app, console, fail, require_prefect_server, run_app
 
 eval_app = typer.Typer(help="Evaluate workflows on labelled data.", no_args_is_help=True)
 templates_app = typer.Typer(help="The fraud team's fraudulent-message templates.", no_args_is_help=True)
@@ -28,12 +28,6 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(fraud_app, name="fraud")
 
 OUTCOME_HELP = "confirm fraud | not fraud | escalate"
-
-
-def _require_server() -> None:
-    from agentflows.cli import _require_prefect_server
-
-    _require_prefect_server()
 
 
 def _prefect_up() -> bool:
@@ -62,7 +56,7 @@ def run_fraud_check(case: Annotated[int, typer.Option("--case", help="The claim 
     row = check_rows([case]).get(case)
     if row is not None and row.status.value == "decided":
         raise fail(f"case {case} was already decided ({row.decision}); see `agentflows fraud show --case {case}`")
-    _require_server()
+    require_prefect_server()
     from agentflows.prefect_env import prefect_ui_url
     from flows.fraud_check import fraud_check
 
@@ -97,7 +91,7 @@ def run_fraud_sweep(
     from agentflows.db.migrate import upgrade
 
     upgrade()
-    _require_server()
+    require_prefect_server()
     from flows.fraud_sweep import fraud_sweep
 
     summary = asyncio.run(fraud_sweep(since=since, limit=limit))
@@ -117,8 +111,9 @@ def eval_fraud(
 ) -> None:
     """Run the checks on the labelled claims; print precision, recall, F1, confusion matrix, review rate."""
     from agentflows.db.migrate import upgrade
-    from agentflows.fraud_eval import analyst_feedback_sync, evaluate, fraud_eval
-    from agentflows.fraud_eval import calibrate as fit
+    from flows.fraud_eval import fraud_eval
+    from tasks.fraud.evaluation import analyst_feedback_sync, evaluate
+    from tasks.fraud.evaluation import calibrate as fit
     from tasks.fraud.risk import calibration_path, load_calibration
 
     if split not in ("holdout", "train", "all"):
@@ -292,7 +287,7 @@ def fraud_decide(
     note: Annotated[str, typer.Option(help="Why; kept in the audit trail")] = "",
 ) -> None:
     """Answer a paused fraud check (the same form as the UI's Resume)."""
-    _require_server()
+    require_prefect_server()
     from tasks.fraud.review import ReviewError, review_input, submit_review
 
     try:

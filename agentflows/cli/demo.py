@@ -12,19 +12,30 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from agentflows.cli.common import app, console, parse_ids
 from agentflows.settings import get_settings
 
 OUTREACH_DEPLOYMENT = "prospect-outreach/on-demand"
 
 
+@app.command()
+def demo(
+    prospects: Annotated[str, typer.Option(help="Contact ids to draft (default: three seeded prospects)")] = "",
+) -> None:
+    """Seed, start Prefect (UI) and an SMTP sink, draft three prospects, then wait for approvals."""
+    run_demo(parse_ids(prospects) if prospects else None, console)
+
+
 def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
     from agentflows.db.migrate import upgrade
-    from agentflows.seed.crm import pick_demo_prospects, seed_crm
+    from agentflows.seed.crm import seed_crm
     from deployments.up import Stack, run_up
+    from tasks.crm import pick_demo_prospects
 
     settings = get_settings()
     upgrade()
