@@ -15,6 +15,7 @@ from uuid import UUID
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from agentflows.compat.prefect import is_missing_form_schema
 from agentflows.db import session_scope
 from agentflows.db.crm import Account, Contact, OutreachDraft
 
@@ -138,7 +139,7 @@ async def resume_paused_run(flow_run_id: str, run_input: dict[str, Any], error: 
             await aresume_flow_run(UUID(flow_run_id), run_input=run_input)
             return
         except RuntimeError as exc:
-            if "schema not found" not in str(exc):
+            if not is_missing_form_schema(exc):
                 raise error(f"the Prefect server refused the answer: {exc}; the run stays paused") from exc
             if time.monotonic() > deadline:
                 break

@@ -16,18 +16,13 @@ that outcome in the CRM (see `flows/approval_expiry.py`).
 from __future__ import annotations
 
 import os
-from contextlib import suppress
 from typing import Any, TypeVar
 
-import anyio
-from prefect._flow_run_suspension import mark_flow_run_suspension_requested
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
-from prefect.exceptions import FlowPauseTimeout, ObjectAlreadyExists, Pause
+from prefect.exceptions import FlowPauseTimeout, Pause
 from prefect.flow_runs import apause_flow_run, asuspend_flow_run
-from prefect.input.run_input import run_input_subclass_from_type
 
+from agentflows.compat.prefect import answer_when_resumed, paused_despite_refusal, request_suspension, save_form
 from agentflows.settings import get_settings
 
 T = TypeVar("T")
@@ -71,53 +66,25 @@ async def wait_for_answer(form: Any, *, timeout_s: int, key: str) -> Any:
         try:
             return await asuspend_flow_run(wait_for_input=form, timeout=timeout_s, key=key)
         except Pause as exc:
-            if (state := await _paused_despite_refusal(exc, form, key)) is None:
+            if (state := paused_despite_refusal(exc, key)) is None:
                 raise
-            mark_flow_run_suspension_requested(FlowRunContext.get().flow_run.id, state)  # type: ignore[union-attr]
+            await save_form(form, state)
+            request_suspension(_current_run_id(), state)
             raise Pause(state=state) from None
     try:
         try:
             return await apause_flow_run(wait_for_input=form, timeout=timeout_s, poll_interval=poll_s, key=key)
         except Pause as exc:
-            if (state := await _paused_despite_refusal(exc, form, key)) is None:
+            if (state := paused_despite_refusal(exc, key)) is None:
                 raise
-            return await _answer_when_resumed(form, state, timeout_s, poll_s)
+            await save_form(form, state)
+            answer = await answer_when_resumed(form, _current_run_id(), state, timeout_s, poll_s)
+            if answer is None:
+                raise AnswerTimeout(f"no answer within {timeout_s} s") from None
+            return answer
     except FlowPauseTimeout:
         raise AnswerTimeout(f"no answer within {timeout_s} s") from None
 
 
-DUPLICATE_TRANSITION = "already made this state transition"
-
-
-async def _paused_despite_refusal(exc: Pause, form: Any, key: str) -> State | None:
-    """The paused state, with the form saved, when Prefect raised `Pause` for a pause that did happen.
-
-    Under load the server can commit the pause and answer too late; Prefect's client then sends the
-    same transition again, the server refuses it as a duplicate ("This run has already made this state
-    transition") and returns the run's state, and Prefect raises that refusal instead of saving the form
-    and waiting. The run *is* paused with our key, so we save the form (once is enough) and the caller
-    goes on as Prefect would have. None for any other `Pause`, e.g. the one a suspend raises on purpose.
-    """
-    state = exc.state
-    if DUPLICATE_TRANSITION not in str(exc) or state is None or not state.is_paused():
-        return None
-    if state.state_details.pause_key != key:
-        return None
-    if (keyset := state.state_details.run_input_keyset) is not None:
-        with suppress(ObjectAlreadyExists):
-            await run_input_subclass_from_type(form).asave(keyset)
-    return state
-
-
-async def _answer_when_resumed(form: Any, state: State, timeout_s: int, poll_s: float) -> Any:
-    """What `apause_flow_run` does once paused: poll until the run is resumed, then load the answer."""
-    run_id = FlowRunContext.get().flow_run.id  # type: ignore[union-attr]
-    keyset = state.state_details.run_input_keyset
-    with anyio.move_on_after(timeout_s):
-        while True:
-            await anyio.sleep(poll_s)
-            async with get_client() as client:
-                run = await client.read_flow_run(run_id)
-            if run.state and run.state.is_running():
-                return await run_input_subclass_from_type(form).aload(keyset)
-    raise AnswerTimeout(f"no answer within {timeout_s} s")
+def _current_run_id() -> Any:
+    return FlowRunContext.get().flow_run.id  # type: ignore[union-attr]

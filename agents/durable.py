@@ -15,13 +15,12 @@ from typing import Any, ParamSpec, TypeVar
 from weakref import WeakKeyDictionary
 
 from prefect.cache_policies import TASK_SOURCE, CachePolicy
-from prefect.utilities.annotations import opaque
 from pydantic_ai import Agent
 from pydantic_ai.durable_exec import DurableOperationBackend
 from pydantic_ai.durable_exec.prefect import DEFAULT_PYDANTIC_AI_CACHE_POLICY, PrefectDurability, TaskConfig
-from pydantic_ai.durable_exec.prefect._cache_policies import PrefectAgentInputs
 from pydantic_ai.models import Model
 
+from agentflows.compat.pydantic_ai import agent_inputs_cache_policy, with_opaque_inputs
 from agentflows.settings import get_settings
 from agents.models import model_for_spec
 from agents.prompting import DATA_RULE
@@ -87,7 +86,7 @@ def model_cache_policy(model: str) -> CachePolicy:
     """
     if get_settings().model_cache == "run":
         return DEFAULT_PYDANTIC_AI_CACHE_POLICY + ModelIdentity(model=model)
-    return PrefectAgentInputs() + TASK_SOURCE + ModelIdentity(model=model)
+    return agent_inputs_cache_policy() + TASK_SOURCE + ModelIdentity(model=model)
 
 
 class OpaqueInputsDurability(PrefectDurability):
@@ -101,14 +100,7 @@ class OpaqueInputsDurability(PrefectDurability):
     """
 
     def get_durable_operation_backend(self) -> DurableOperationBackend[TaskConfig]:
-        backend = super().get_durable_operation_backend()
-        execute = backend.execute  # type: ignore[attr-defined]
-
-        async def execute_with_opaque_inputs(*, cache_key: tuple[object, ...], **kwargs: Any) -> object:
-            return await execute(cache_key=tuple(opaque(value) for value in cache_key), **kwargs)
-
-        backend.execute = execute_with_opaque_inputs  # type: ignore[attr-defined]
-        return backend
+        return with_opaque_inputs(super().get_durable_operation_backend())
 
 
 def durable_agent(

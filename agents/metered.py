@@ -8,7 +8,7 @@ slot, spends no budget and records no usage (it was not sent). For each request 
    stops *before* the request that would take it over (`BudgetExceededError`, never retried);
 2. a Prefect global concurrency limit (requests in flight) and a Prefect rate limit (requests
    per minute) per provider are taken around the request itself, shared by every process and
-   worker talking to the same Prefect server (leased in batches: `agents.provider_limits`);
+   worker talking to the same Prefect server (leased in batches: `agentflows.provider_limits`);
 3. the provider's reported usage and its price (pydantic-ai's `genai-prices` data) are written to
    `model_usage` with the flow run and task run, so `agentflows usage` and budgets add up to what
    the provider bills.
@@ -23,7 +23,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic_ai._run_context import get_current_run_context
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import ModelRequestParameters, StreamedResponse
@@ -31,11 +30,12 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 from sqlalchemy import func, select
 
+from agentflows.compat.pydantic_ai import current_agent_name, model_http_error_with_body
 from agentflows.db import session_scope
 from agentflows.db.usage import ModelUsage
+from agentflows.provider_limits import provider_slot
 from agentflows.redaction import scrub
 from agentflows.settings import get_settings
-from agents.provider_limits import provider_slot
 
 logger = logging.getLogger("agentflows.models")
 
@@ -56,12 +56,11 @@ def _request_context() -> RequestContext:
     from prefect.context import FlowRunContext, TaskRunContext
 
     flow_ctx, task_ctx = FlowRunContext.get(), TaskRunContext.get()
-    run_ctx = get_current_run_context()
     return RequestContext(
         flow_run_id=str(flow_ctx.flow_run.id) if flow_ctx and flow_ctx.flow_run else None,
         flow_name=flow_ctx.flow.name if flow_ctx and flow_ctx.flow else None,
         task_run_id=str(task_ctx.task_run.id) if task_ctx else None,
-        agent=run_ctx.agent.name if run_ctx and run_ctx.agent else None,
+        agent=current_agent_name(),
     )
 
 
@@ -143,18 +142,7 @@ async def scrubbed_provider_errors() -> AsyncGenerator[None]:
     try:
         yield
     except ModelHTTPError as exc:
-        raise type(exc)(
-            exc.status_code,
-            exc.model_name,
-            scrub(exc.body),
-            headers=exc.headers,
-            suggested_model_id=exc.suggested_model_id,
-            hint=exc.hint,
-            provider_error_code=exc.provider_error_code,
-            provider_error_type=exc.provider_error_type,
-            retry_after=exc.retry_after,
-            in_stream=exc.in_stream,
-        ) from None  # the SDK's own exception repeats the body
+        raise model_http_error_with_body(exc, scrub(exc.body)) from None  # the SDK's own exception repeats the body
 
 
 class MeteredModel(WrapperModel):

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from agentflows.provider_limits import provider_slot
 from agentflows.settings import get_settings
-from agents.provider_limits import provider_slot
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +85,7 @@ def test_a_lone_workers_rate_is_paced_and_never_refused(prefect_server, monkeypa
     """Prefect decays a rate limit lazily and a refusal freezes it: a pool that asked for every token as it
     came was refused over and over and held 20-37 % of 600 requests/min. Reserving two seconds of tokens
     at a time, a lone worker is never refused, and requests never start faster than the rate allows."""
-    from agents import provider_limits
+    from agentflows import provider_limits
 
     monkeypatch.setenv("AGENTFLOWS_PROVIDER_RPM", '{"reserve-test": 600}')  # 10/s
     get_settings.cache_clear()
@@ -124,7 +124,7 @@ def test_a_prefect_server_that_hiccups_fails_no_waiting_request(prefect_server, 
     """Two 503s from Prefect while requests wait for slots: they wait a little longer, none fails."""
     import httpx
 
-    from agents import provider_limits
+    from agentflows import provider_limits
 
     monkeypatch.setenv("AGENTFLOWS_PROVIDER_CONCURRENCY", '{"hiccup-test": 2}')
     get_settings.cache_clear()

@@ -35,6 +35,7 @@ from typing import Any, Literal
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
+from agentflows.compat.prefect import without_client_retries
 from agentflows.settings import get_settings
 
 logger = logging.getLogger("agentflows.models")
@@ -44,41 +45,39 @@ PATIENCE_S = 300.0  # how long the pools keep asking a Prefect server that answe
 RESERVE_S = 2.0  # how often a rate pool asks Prefect for tokens (see RatePool)
 
 
-_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = WeakKeyDictionary()
+_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Any]] = WeakKeyDictionary()
+_keepers: set[asyncio.Task[None]] = set()
 
 
 async def _client() -> Any:
-    """One Prefect client per event loop for the pools (opening one costs ~20 ms; pools call often)."""
-    loop = asyncio.get_running_loop()
-    if loop not in _clients:
-        from prefect.client.orchestration import get_client
+    """One Prefect client per event loop for the pools (opening one costs ~20 ms; pools call often).
 
-        client = get_client()
-        await client.__aenter__()
-        _clients[loop] = client
-    return _clients[loop]
-
-
-_no_retry_settings: dict[int, tuple[Any, Any]] = {}  # id(settings) -> (those settings, their no-retry copy)
-
-
-def _without_client_retries() -> Any:
-    """The current Prefect settings with the client's own retries off, as a context (cached per settings).
-
-    A SQLite Prefect server busy with a batch's task runs answers some limit updates 503 at once (a
-    write that lost a race with another). Prefect's client waits 2, then 4, then 8 s before trying
-    again, while every request waiting on the pool waits too (measured: 2-13 s stalls). The pools
-    retry those themselves within a tenth of a second (`_increment_patiently`).
+    The client is entered and exited by a keeper task of its loop: `asyncio.run` cancels that task
+    when the loop closes, which closes the client's connections properly.
     """
-    from prefect.context import SettingsContext, get_settings_context
-    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
+    loop = asyncio.get_running_loop()
+    if (ready := _clients.get(loop)) is None:
+        ready = _clients[loop] = loop.create_future()
+        keeper = loop.create_task(_keep_client(loop, ready), name="agentflows-provider-limits-client")
+        _keepers.add(keeper)
+        keeper.add_done_callback(_keepers.discard)
+    return await asyncio.shield(ready)
 
-    current = get_settings_context()
-    cached = _no_retry_settings.get(id(current.settings))
-    if cached is None or cached[0] is not current.settings:  # kept alongside, so an id is never reused
-        copy = current.settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
-        cached = _no_retry_settings[id(current.settings)] = (current.settings, copy)
-    return SettingsContext(profile=current.profile, settings=cached[1])
+
+async def _keep_client(loop: asyncio.AbstractEventLoop, ready: asyncio.Future[Any]) -> None:
+    from prefect.client.orchestration import get_client
+
+    try:
+        async with get_client() as client:
+            ready.set_result(client)
+            await asyncio.Event().wait()  # until the loop closes (cancelled)
+    except BaseException as exc:
+        if not ready.done():
+            ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError("Prefect client closed"))
+        raise
+    finally:
+        if _clients.get(loop) is ready:
+            del _clients[loop]
 
 
 async def _increment(name: str, slots: int, mode: Literal["concurrency", "rate_limit"]) -> tuple[Any, float]:
@@ -87,7 +86,7 @@ async def _increment(name: str, slots: int, mode: Literal["concurrency", "rate_l
 
     client = await _client()
     try:
-        with _without_client_retries():
+        with without_client_retries():
             return await _ask(client, name, slots, mode), 0.0
     except httpx.HTTPStatusError as exc:
         if exc.response.status_code != 423:

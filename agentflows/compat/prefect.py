@@ -1,0 +1,117 @@
+"""What agentflows relies on in Prefect (3.9) beyond its public API, each with its reason.
+
+Contract tests: `tests/compat/test_prefect_compat.py`.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+from uuid import UUID
+
+import anyio
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
+from prefect.context import SettingsContext, get_settings_context
+from prefect.exceptions import ObjectAlreadyExists, Pause
+from prefect.input.run_input import run_input_subclass_from_type
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
+
+# -- a pause whose reply was lost ---------------------------------------------------------------------
+
+DUPLICATE_TRANSITION = "already made this state transition"
+"""The server's refusal of a transition it has already committed (`prefect.server.orchestration.
+core_policy`: "This run has already made this state transition."). Prefect 3.9 still raises it to the
+pausing flow as a `Pause` (unchanged from 3.8)."""
+
+
+def paused_despite_refusal(exc: Pause, key: str) -> State | None:
+    """The paused state when Prefect raised `Pause` for a pause that did happen, else None.
+
+    Under load the server can commit the pause and answer too late; Prefect's client then sends the
+    same transition again, the server refuses it as a duplicate and returns the run's state, and
+    Prefect raises that refusal instead of saving the form and waiting. The run *is* paused with our
+    key, so the caller saves the form (`save_form`) and goes on as Prefect would have. None for any
+    other `Pause`, e.g. the one a suspend raises on purpose.
+    """
+    state = exc.state
+    if DUPLICATE_TRANSITION not in str(exc) or state is None or not state.is_paused():
+        return None
+    if state.state_details.pause_key != key:
+        return None
+    return state
+
+
+async def save_form(form: Any, state: State) -> None:
+    """Save a pause's form schema under the paused state's keyset, as `apause_flow_run` does once paused."""
+    if (keyset := state.state_details.run_input_keyset) is not None:
+        with suppress(ObjectAlreadyExists):
+            await run_input_subclass_from_type(form).asave(keyset)
+
+
+def request_suspension(flow_run_id: UUID, state: State) -> bool:
+    """Tell Prefect's engine this run is suspending, as `asuspend_flow_run` does before raising `Pause`.
+
+    Private (`prefect._flow_run_suspension`, new in 3.9's suspension handling): the engine ends a run as
+    Suspended when its in-process suspension request is marked, and Prefect's own `asuspend_flow_run`
+    marks it before raising. The `Pause` re-raised for a lost suspend reply must do the same. False when
+    the engine has no request registered for the run.
+    """
+    from prefect._flow_run_suspension import mark_flow_run_suspension_requested
+
+    return mark_flow_run_suspension_requested(flow_run_id, state)
+
+
+async def answer_when_resumed(form: Any, flow_run_id: UUID, state: State, timeout_s: float, poll_s: float) -> Any:
+    """What `apause_flow_run` does once paused: poll until the run runs again, then load the answer.
+
+    A copy of the waiting half of Prefect's `apause_flow_run` (resumed = the run's state is Running; the
+    answer is the run input saved under the paused state's keyset), for the pause Prefect refused to
+    wait on (`paused_despite_refusal`). Returns None on timeout.
+    """
+    keyset = state.state_details.run_input_keyset
+    with anyio.move_on_after(timeout_s):
+        while True:
+            await anyio.sleep(poll_s)
+            async with get_client() as client:
+                run = await client.read_flow_run(flow_run_id)
+            if run.state and run.state.is_running():
+                return await run_input_subclass_from_type(form).aload(keyset)
+    return None
+
+
+# -- resuming a run whose form is not saved yet ---------------------------------------------------------
+
+MISSING_FORM_SCHEMA = "schema not found"
+
+
+def is_missing_form_schema(exc: RuntimeError) -> bool:
+    """True for `resume_flow_run`'s refusal of a run that shows Paused before its form schema is saved.
+
+    Prefect raises a bare RuntimeError ("Cannot resume flow run ... schema not found") for it; the run
+    will accept the same answer a moment later, so callers wait and try again.
+    """
+    return MISSING_FORM_SCHEMA in str(exc)
+
+
+# -- a client that does not back off for seconds --------------------------------------------------------
+
+_no_retry_settings: dict[int, tuple[Any, Any]] = {}  # id(settings) -> (those settings, their no-retry copy)
+
+
+def without_client_retries() -> SettingsContext:
+    """The current Prefect settings with the client's own retries off, as a context (cached per settings).
+
+    A SQLite Prefect server busy with a batch's task runs answers some limit updates 503 at once (a
+    write that lost a race with another). Prefect's client waits 2, then 4, then 8 s before trying
+    again, while every request waiting on a provider pool waits too (measured: 2-13 s stalls). The
+    pools retry those themselves within a tenth of a second. Prefect has no per-call retry switch, so
+    this enters a settings context whose `PREFECT_CLIENT_MAX_RETRIES` is 0; the client reads it per
+    request.
+    """
+    current = get_settings_context()
+    cached = _no_retry_settings.get(id(current.settings))
+    if cached is None or cached[0] is not current.settings:  # kept alongside, so an id is never reused
+        copy = current.settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
+        cached = _no_retry_settings[id(current.settings)] = (current.settings, copy)
+    return SettingsContext(profile=current.profile, settings=cached[1])
