@@ -98,7 +98,7 @@ def approval_input(
     reject: bool = False,
 ) -> dict[str, Any]:
     """The run input for an approval (or rejection), validated against the form's own model."""
-    from flows.prospect_outreach import OutreachApproval
+    from agentflows.forms import OutreachApproval
 
     if not reject and variant not in (1, 2, 3):
         raise ApprovalError(f"--variant must be 1, 2 or 3 (got {variant}); the run stays paused")
