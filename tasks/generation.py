@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic_ai import Agent, capture_run_messages
 from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
-from pydantic_ai.messages import ModelMessage, RetryPromptPart
+from pydantic_ai.messages import ModelMessage, RetryPromptPart, ToolReturnPart
 
 import agents.catalog  # noqa: F401  (fills the offline model's composers; see the module docstring)
 from agentflows.settings import get_settings
@@ -30,9 +30,15 @@ class GenerationError(RuntimeError):
 
 
 def _last_retry_reason(messages: list[ModelMessage]) -> str:
-    """What the model was last told to fix: the reason a run gave up, in the validator's words."""
+    """What the model was last told to fix: the reason a run gave up, in the validator's words.
+
+    pydantic-ai 2.60+ sends an output tool's validation error back as the tool's return with outcome
+    `retried`; a plain-text output's retry is still a `RetryPromptPart`.
+    """
     for message in reversed(messages):
         for part in getattr(message, "parts", []):
+            if isinstance(part, ToolReturnPart) and part.outcome == "retried":
+                return part.model_response_str(wrap_if_error=False)
             if isinstance(part, RetryPromptPart):
                 content = part.content
                 return content if isinstance(content, str) else "; ".join(str(e.get("msg", e)) for e in content)

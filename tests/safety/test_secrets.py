@@ -653,7 +653,9 @@ def test_secrets_stay_in_their_place_and_logs_carry_no_personal_data(
     # --- the places a secret belongs: prove each sentinel was really used ------------------------------
     seen = provider.gate.auth
     assert any(h.get("authorization") == f"Bearer {sentinels.openai_key}" for h in seen), "OpenAI key was sent"
-    assert any(h.get("x-api-key") == sentinels.anthropic_key for h in seen), "Anthropic key was sent"
+    # anthropic 1.x sent `x-api-key`; 2.x sends the key as a bearer token.
+    anthropic_headers = ("x-api-key", sentinels.anthropic_key), ("authorization", f"Bearer {sentinels.anthropic_key}")
+    assert any(h.get(name) == value for h in seen for name, value in anthropic_headers), "Anthropic key was sent"
     assert (b"outreach", sentinels.smtp_password.encode()) in auth_smtp.logins, "the SMTP password was sent"
     assert len(auth_smtp.messages) == 1, "exactly the approved email was sent, after AUTH"
     assert [a.split(" ", 1)[0] for a in answers] == ["202", "202", "202", "202", "401"], "signatures verified"
