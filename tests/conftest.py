@@ -53,10 +53,13 @@ from agentflows.settings import get_settings  # noqa: E402
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[str]:
-    """A real Prefect API server (SQLite) for the whole session; yields its API URL."""
-    from agentflows.prefect_server import start_prefect_server
+    """A real Prefect API server for the whole session, on the database users get by default (the embedded
+    PostgreSQL; `AGENTFLOWS_PREFECT_DATABASE=sqlite` for SQLite); yields its API URL."""
+    from agentflows.prefect_server import prefect_database_choice, start_prefect_server
 
-    server = start_prefect_server(_SESSION_DIR / "prefect-server", port=_PREFECT_PORT)
+    choice = prefect_database_choice(get_settings())
+    pgdata = _SESSION_DIR / "prefect-postgres" if choice.kind == "embedded-postgres" else None
+    server = start_prefect_server(_SESSION_DIR / "prefect-server", port=_PREFECT_PORT, embedded_pgdata=pgdata)
     yield server.api_url
     from prefect.logging.handlers import APILogWorker
 
