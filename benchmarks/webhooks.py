@@ -188,7 +188,8 @@ def start(argv: list[str], health_url: str, env: dict[str, str]) -> subprocess.P
 
 def start_receiver(port: int, db_url: str, api_url: str) -> subprocess.Popen[bytes]:
     env = {"AGENTFLOWS_WEBHOOK_SECRET_SHOP": SECRET, "AGENTFLOWS_DATABASE_URL": db_url, "PREFECT_API_URL": api_url}
-    argv = [sys.executable, "-m", "uvicorn", "deployments.webhooks:app", "--port", str(port), "--log-level", "critical"]
+    argv = [sys.executable, "-m", "uvicorn", "--factory", "deployments.webhooks.app:create_app"]
+    argv += ["--port", str(port), "--log-level", "critical"]
     return start(argv, f"http://127.0.0.1:{port}/healthz", env)
 
 

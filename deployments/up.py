@@ -253,7 +253,8 @@ class Stack:
 
     def start_receiver(self) -> None:
         s = self.settings
-        argv = [sys.executable, "-m", "uvicorn", "deployments.webhooks:app", "--host", s.webhook_host]
+        receiver = ["--factory", "deployments.webhooks.app:create_app"]
+        argv = [sys.executable, "-m", "uvicorn", *receiver, "--host", s.webhook_host]
         self.spawn(
             "webhooks", [*argv, "--port", str(s.webhook_port), "--log-level", "warning"], self.receiver_url + "/healthz"
         )

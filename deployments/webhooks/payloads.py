@@ -1,0 +1,54 @@
+"""What the sources send and what the receiver answers: API schemas, kept apart from the tables.
+
+The request models ignore extra fields (senders add fields without asking us) and bound what they
+accept; the answers are the same for every copy of a delivery, so a redelivery can compare them.
+The landing page's body is `agents.landing.plan.Visitor`, the agent's own input model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.landing.plan import MarketingPlan
+
+PositiveId = Annotated[int, Field(strict=True, gt=0)]
+
+
+class ProspectsSelected(BaseModel):
+    """The CRM: a rep selected these contacts for outreach."""
+
+    model_config = ConfigDict(extra="ignore")
+    contact_ids: list[PositiveId] = Field(min_length=1, max_length=500)
+
+
+class ClaimOpened(BaseModel):
+    """The shop: a customer opened this claim."""
+
+    model_config = ConfigDict(extra="ignore")
+    claim_id: PositiveId
+
+
+class Accepted(BaseModel):
+    """The answer to an accepted delivery; a redelivery of the same id gets the same run and ticket.
+
+    `started`: the run exists (id and UI link). `queued`: Prefect is busy; the run will be created
+    in order from the durable queue, and `status_url` answers with its id once it is.
+    """
+
+    delivery_id: str
+    source: str
+    deployment: str
+    status: Literal["started", "queued"]
+    flow_run_id: str | None
+    flow_run_url: str | None
+    status_url: str
+    plan_url: str | None = None
+
+
+class PlanAnswer(BaseModel):
+    flow_run_id: str
+    flow_run_url: str
+    state: str
+    plan: MarketingPlan | None = None
