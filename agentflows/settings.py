@@ -3,18 +3,61 @@
 Nothing else in the code base calls `os.getenv`; modules ask `get_settings()`. Values come from
 environment variables with the `AGENTFLOWS_` prefix (or a `.env` file), nested ones with `__`:
 `AGENTFLOWS_AGENT_MODELS__RESEARCHER=anthropic:claude-sonnet-4-5`.
+
+Where a value comes from, first match wins:
+
+1. the process environment (an explicit variable always wins);
+2. `<data dir>/.env`, the data dir being `AGENTFLOWS_DATA_DIR` from the environment, else from the
+   working directory's `.env`, else `./.agentflows`;
+3. `.env` in the working directory;
+4. the defaults below.
+
+Why the data dir's file beats the working directory's: the data dir is one installation (its database,
+Prefect home, webhook secrets), and every process of a stack is told it (`agentflows up` hands its
+children and workers `AGENTFLOWS_DATA_DIR`) whatever directory it runs in, so its `.env` is the one
+configuration they all share; the working directory's `.env` is the checkout's convenience
+(`cd project && agentflows up`) and whatever a shell happens to stand in. With a pip-installed
+`agentflows` there is no checkout, so a `.env` next to the data works from anywhere.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
+from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 OFFLINE = "offline"
+ENV_FILE = ".env"
+DEFAULT_DATA_DIR = Path(".agentflows")
+
+
+def env_files(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> tuple[Path, ...]:
+    """The `.env` files settings read, lowest precedence first (pydantic-settings: later files win).
+
+    The working directory's `.env`, then the data directory's (see the module docstring for why in that
+    order). The data directory is looked up the way `Settings.data_dir` resolves it, so a `.env` that
+    only says `AGENTFLOWS_DATA_DIR=...` points at the other file. Relative paths are taken from `cwd`.
+    """
+    environ = os.environ if environ is None else environ
+    cwd = (cwd or Path.cwd()).resolve()
+    local = cwd / ENV_FILE
+    data_dir = environ.get("AGENTFLOWS_DATA_DIR")
+    if data_dir is None and local.is_file():
+        data_dir = dotenv_values(local).get("AGENTFLOWS_DATA_DIR")
+    shared = (cwd / Path(data_dir or DEFAULT_DATA_DIR).expanduser()).resolve() / ENV_FILE
+    return (local,) if shared == local else (local, shared)
 
 
 class Settings(BaseSettings):
@@ -23,13 +66,30 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AGENTFLOWS_",
         env_nested_delimiter="__",
-        env_file=".env",
+        env_file=None,  # chosen per instance by `env_files()`, see settings_customise_sources
         extra="ignore",
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read `env_files()` at each instantiation (the working directory is known only then).
+
+        A caller's `Settings(_env_file=...)` is kept as given (tests pin one file that way).
+        """
+        if isinstance(dotenv_settings, DotEnvSettingsSource) and dotenv_settings.env_file is None:
+            dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=env_files())
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
     # --- where state lives -------------------------------------------------------------------
     data_dir: Path = Field(
-        default=Path(".agentflows"),
+        default=DEFAULT_DATA_DIR,
         description="Project data directory: CRM database, Prefect home, sent mail, templates in use.",
     )
     database_url: str | None = Field(

@@ -8,6 +8,16 @@ deploy exactly the same thing. `AGENTFLOWS_SCHEDULES_ENABLED=false` deploys the 
     python -m deployments.serve                  # serve every deployment from this process
     python -m deployments.serve --pool agentflows  # apply them to a process work pool and exit
 
+Where the code and the state come from, so a plain `pip install agentflows` (no checkout) runs:
+
+- entrypoints become module paths (`flows.prospect_outreach.prospect_outreach`): flow runs import
+  the installed packages, wherever they are installed (site-packages or an editable checkout), and
+  never depend on the directory a run starts in; `prefect.yaml` keeps file paths for `prefect deploy`
+  from a checkout;
+- flow runs start in `run_directory()`, the directory `agentflows up` runs in: its `.env` and the
+  default data dir (`./.agentflows`) are the stack's. Served runs inherit it from the runner; on a
+  work pool the pull step `set_working_directory` names it.
+
 Prefect is imported inside the functions: Prefect reads its settings at import, after
 `configure_prefect_env()` has run.
 """
@@ -30,8 +40,16 @@ if TYPE_CHECKING:
     from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
 
-SPEC_FILE = Path(__file__).with_name("prefect.yaml")
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+SPEC_FILE = Path(__file__).with_name("prefect.yaml")  # package data: in the wheel next to this module
+
+
+def run_directory() -> Path:
+    """The working directory of the stack's processes and flow runs: the one `up`/`serve` runs in.
+
+    Not this file's project directory: in a non-editable install that is site-packages, where neither
+    the user's `.env` nor their `.agentflows` lives (and nothing should be written).
+    """
+    return Path.cwd().resolve()
 
 
 class ScheduleSpec(BaseModel):
@@ -63,6 +81,16 @@ class DeploymentSpec(BaseModel):
         return getattr(module, function)
 
     @property
+    def module_entrypoint(self) -> str:
+        """The entrypoint as Prefect's module path (`package.module.function`, no colon).
+
+        Prefect imports a module path as an installed module (no script loading relative to the working
+        directory, no code download from the deployment's `path`), so served runs use the installed code.
+        """
+        path, function = self.entrypoint.split(":")
+        return f"{path.removesuffix('.py').replace('/', '.')}.{function}"
+
+    @property
     def full_name(self) -> str:
         """`<flow name>/<deployment name>`, as Prefect and `run_deployment` name it."""
         return f"{self.flow.name}/{self.name}"
@@ -74,9 +102,10 @@ def load_specs(path: Path = SPEC_FILE) -> list[DeploymentSpec]:
 
 
 def build_deployments(settings: Settings | None = None, work_pool: str | None = None) -> list[RunnerDeployment]:
-    """RunnerDeployments for every spec; with `work_pool`, they load code from the project directory."""
+    """RunnerDeployments for every spec; with `work_pool`, their runs start in `run_directory()`."""
     from prefect.runner.storage import LocalStorage
     from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
 
     settings = settings or get_settings()
     deployments = []
@@ -92,10 +121,11 @@ def build_deployments(settings: Settings | None = None, work_pool: str | None = 
             ],
             concurrency_limit=spec.concurrency_limit,
             paused=False,  # a runner that stopped pauses its deployments; serving again resumes them
+            entrypoint_type=EntrypointType.MODULE_PATH,
         )
-        deployment.entrypoint = spec.entrypoint  # relative to PROJECT_DIR, whatever the caller's cwd
+        deployment.entrypoint = spec.module_entrypoint  # the same whatever the caller's cwd
         if work_pool:
-            deployment.storage = LocalStorage(str(PROJECT_DIR))  # pull step: set_working_directory
+            deployment.storage = LocalStorage(str(run_directory()))  # pull step: set_working_directory
         deployments.append(deployment)
     return deployments
 

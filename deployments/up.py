@@ -37,7 +37,7 @@ from agentflows.prefect_server import PrefectServer, ServerStartError, healthy, 
 from agentflows.settings import Settings, get_settings
 from agentflows.smtp_sink import SmtpSink
 from deployments import webhook_secrets
-from deployments.serve import PROJECT_DIR, load_specs
+from deployments.serve import load_specs, run_directory
 
 STOP_TIMEOUT_S = 15
 
@@ -201,8 +201,8 @@ class Stack:
         log_path = self.log_dir / f"{name}.log"
         log = log_path.open("ab")
         env = os.environ | {"PYTHONUNBUFFERED": "1", "AGENTFLOWS_DATA_DIR": str(self.settings.data_dir)}
-        process = subprocess.Popen(
-            argv, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        process = subprocess.Popen(  # cwd: the caller's `.env` and data dir, not the install's directory
+            argv, cwd=run_directory(), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         child = Child(name=name, process=process, log_path=log_path, url=url)
         self.children.append(child)

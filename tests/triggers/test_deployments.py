@@ -52,7 +52,7 @@ def test_schedules_setting_switches_schedules_off(monkeypatch):
         get_settings.cache_clear()
     schedules = [s for d in built.values() for s in d.schedules]
     assert len(schedules) == 3 and not any(s.active for s in schedules)
-    assert all(d.entrypoint == spec.entrypoint for d, spec in zip(built.values(), load_specs(), strict=True))
+    assert all(d.entrypoint == spec.module_entrypoint for d, spec in zip(built.values(), load_specs(), strict=True))
 
 
 @pytest.mark.e2e
