@@ -33,7 +33,14 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from agentflows.prefect_server import PrefectServer, ServerStartError, healthy, port_in_use, start_prefect_server
+from agentflows.prefect_server import (
+    PrefectServer,
+    ServerStartError,
+    healthy,
+    port_in_use,
+    prefect_database_choice,
+    start_prefect_server,
+)
 from agentflows.settings import Settings, get_settings
 from agentflows.smtp_sink import SmtpSink
 from deployments import webhook_secrets
@@ -62,10 +69,14 @@ class Child:
     process: subprocess.Popen[bytes]
     log_path: Path
     url: str = ""
+    stopper: Callable[[], None] | None = None  # its own way to stop (the database: a fast shutdown)
 
     def stop(self) -> None:
         """SIGTERM to the child's process group (its flow-run subprocesses too), SIGKILL if it lingers."""
         if self.process.poll() is not None:
+            return
+        if self.stopper is not None:
+            self.stopper()
             return
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -217,10 +228,15 @@ class Stack:
                 raise UpError(f"PREFECT_API_URL points at {api_url}, which does not answer /health")
             self.console.print(f"[green]Prefect server[/] external at {api_url}")
             return api_url
-        self.console.print("starting the Prefect server (about 10 s) ...")
+        choice = prefect_database_choice(s)
+        if choice.note:
+            self.console.print(f"[yellow]note:[/] {choice.note}")
+        embedded = s.prefect_pgdata if choice.kind == "embedded-postgres" else None
+        where = {"embedded-postgres": "on the embedded PostgreSQL", "sqlite": "on SQLite"}.get(choice.kind, "")
+        self.console.print(f"starting the Prefect server {where} (about 10 s) ...".replace("  ", " "))
         try:
             server = start_prefect_server(
-                s.prefect_home, s.prefect_host, s.prefect_port, database_url=s.prefect_database_url
+                s.prefect_home, s.prefect_host, s.prefect_port, database_url=choice.url, embedded_pgdata=embedded
             )
         except ServerStartError as exc:
             raise UpError(str(exc)) from None
@@ -228,6 +244,14 @@ class Stack:
         return server.api_url
 
     def _adopt_server(self, server: PrefectServer) -> None:
+        if server.database is not None:  # first in, last out: stopped after the server
+            database = server.database
+            self.children.append(
+                Child(name="postgres", process=database.process, log_path=database.log_path, stopper=database.stop)
+            )
+            self.services.append(
+                Service("postgres", database.process.pid, f"socket {database.socket_dir}", str(database.log_path))
+            )
         child = Child(
             name="prefect-server", process=server.process, log_path=server.log_path, url=server.api_url + "/health"
         )
