@@ -30,6 +30,7 @@ from agentflows.compat.embedded_postgres import bin_dir
 SYSTEM_USER = "agentflows-pg"
 SOCKET_NAME = ".s.PGSQL.5432"
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux; keep a margin
+SHARED_MEMORY_IN_USE = "pre-existing shared memory block"
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -129,12 +130,20 @@ def start_embedded_postgres(pgdata: Path, log_path: Path, timeout: float = 60) -
         "-c",
         "max_connections=300",
     ]
-    process = subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=_server_env(), **_as_user(user)
-    )
-    server = EmbeddedPostgres(pgdata=pgdata, socket_dir=socket_dir, process=process, log_path=log_path)
-    _wait_ready(server, timeout)
-    return server
+    for attempt in range(1, 11):
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=_server_env(), **_as_user(user)
+        )
+        server = EmbeddedPostgres(pgdata=pgdata, socket_dir=socket_dir, process=process, log_path=log_path)
+        try:
+            _wait_ready(server, timeout)
+            return server
+        except EmbeddedPostgresError as exc:
+            # After the server was killed, its old backends can hold the shared memory for a moment.
+            if SHARED_MEMORY_IN_USE not in str(exc) or attempt == 10:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
 
 
 def _as_user(user: str | None) -> dict[str, object]:
@@ -284,6 +293,8 @@ def _explain(log: str) -> str:
         return "another server holds this data directory or its socket (lock file already exists)"
     if "database files are incompatible with server" in log:
         return "the data directory was made by another PostgreSQL version"
+    if SHARED_MEMORY_IN_USE in log:
+        return f"the previous server's processes still hold its memory ({SHARED_MEMORY_IN_USE} is still in use)"
     if "Address already in use" in log:
         return "its socket is in use by another server"
     return ""

@@ -72,7 +72,10 @@ def stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[U
     data_dir = tmp_path_factory.mktemp("browser") / "data"
     data_dir.mkdir(parents=True)
     url = seed_database(f"sqlite:///{data_dir / 'agentflows.db'}", seed_crm)
-    up = start_up(data_dir, stack_env(data_dir))
+    # AGENTFLOWS_E2E_PREFECT_DATABASE=sqlite runs the same tests on SQLite (the README's contrast); default: what
+    # users get (the embedded PostgreSQL).
+    extra = {"AGENTFLOWS_PREFECT_DATABASE": os.environ.get("AGENTFLOWS_E2E_PREFECT_DATABASE", "auto")}
+    up = start_up(data_dir, stack_env(data_dir, **extra))
     up.db_url = url  # type: ignore[attr-defined]
     yield up
     assert up.stop() == 0, up.text[-3000:]
@@ -126,10 +129,34 @@ def read_mail(directory: Path) -> list[EmailMessage]:
     return messages if messages and all(m["To"] and m.get_body() for m in messages) else []  # type: ignore[return-value]
 
 
+def approve_in_ui(page: Any, up: UpProcess, run_id: str, subject: str, decision_label: str) -> None:
+    """Open the paused run, press Resume, pick the decision, sign and submit; the form must close (accepted)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"http://127.0.0.1:{up.env['AGENTFLOWS_PREFECT_PORT']}/runs/flow-run/{run_id}")
+    page.get_by_role("button", name="Resume", exact=True).click()
+    form = page.get_by_role("dialog")
+    expect(form.get_by_text(subject).first).to_be_visible()  # the drafts are shown above the form
+
+    def field(label: str) -> Any:
+        return form.locator(".schema-form-property").filter(
+            has=page.locator(".schema-form-property__label", has_text=label)
+        )
+
+    decision = field("Decision")
+    expect(decision.locator(".p-select-button__control")).to_have_text("send variant 1")  # the form's default
+    if decision_label != "send variant 1":
+        choose_option(page, decision, decision_label)
+    field("Reviewer").locator("textarea").fill(REVIEWER)
+    expect(field("Drafts Digest").locator("textarea")).not_to_have_value("")  # prefilled; left as it is
+    form.get_by_role("button", name="Submit", exact=True).click()
+    expect(form).to_be_hidden()  # the server accepted the input (a schema error keeps the form open)
+    expect(page.get_by_text("Failed to resume")).to_have_count(0)
+
+
 def test_reviewer_approves_variant_2_in_the_prefect_ui_and_it_is_sent(
     chromium: str, stack: UpProcess, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import expect
 
     db_url: str = stack.db_url  # type: ignore[attr-defined]
     with session_scope(db_url) as session:
@@ -152,23 +179,7 @@ def test_reviewer_approves_variant_2_in_the_prefect_ui_and_it_is_sent(
     mail_dir = stack.data_dir / "mail"
 
     with browser_page(chromium, tmp_path, stack) as page:
-        page.goto(f"http://127.0.0.1:{stack.env['AGENTFLOWS_PREFECT_PORT']}/runs/flow-run/{run_id}")
-        page.get_by_role("button", name="Resume", exact=True).click()
-        form = page.get_by_role("dialog")
-        expect(form.get_by_text(chosen["subject"]).first).to_be_visible()  # the drafts are shown above the form
-
-        def field(label: str) -> Any:
-            return form.locator(".schema-form-property").filter(
-                has=page.locator(".schema-form-property__label", has_text=label)
-            )
-
-        decision = field("Decision")
-        expect(decision.locator(".p-select-button__control")).to_have_text("send variant 1")  # the form's default
-        choose_option(page, decision, "send variant 2")
-        field("Reviewer").locator("textarea").fill(REVIEWER)
-        expect(field("Drafts Digest").locator("textarea")).not_to_have_value("")  # prefilled; left as it is
-        form.get_by_role("button", name="Submit", exact=True).click()
-        expect(form).to_be_hidden()  # the server accepted the input (a schema error keeps the form open)
+        approve_in_ui(page, stack, run_id, chosen["subject"], "send variant 2")
 
         messages = wait_for(lambda: read_mail(mail_dir), timeout=180, what="the approved email in the SMTP sink")
         final_state = wait_for(
@@ -188,3 +199,43 @@ def test_reviewer_approves_variant_2_in_the_prefect_ui_and_it_is_sent(
             assert draft is not None
             assert (draft.status, draft.reviewer, draft.chosen_variant) == ("approved", REVIEWER, 2)
             assert (draft.final_subject, draft.final_body) == (chosen["subject"], chosen["body"])
+
+
+BUSY_BATCH = 50
+
+
+def test_approvals_in_the_ui_are_accepted_the_first_time_while_a_big_batch_drafts(
+    chromium: str, stack: UpProcess, tmp_path: Path
+) -> None:
+    """The failure this default fixes: on SQLite, a Resume pressed while the demo drafted answered "Failed to
+    resume flow run" (database is locked). Three approvals are answered in the UI while a 50-prospect batch
+    drafts and its approval runs start; each must be accepted on the first Submit."""
+    db_url: str = stack.db_url  # type: ignore[attr-defined]
+    with session_scope(db_url) as session:
+        ids = [c.id for c in session.scalars(select(Contact).order_by(Contact.id).offset(1).limit(BUSY_BATCH + 3))]
+    early, busy = ids[:3], ids[3:]
+    stack.started(stack.signed_post("crm", {"contact_ids": early}))
+
+    def paused(contact_ids: list[int]) -> list[tuple[str, str]] | None:
+        with session_scope(db_url) as session:
+            drafts = session.scalars(select(OutreachDraft).where(OutreachDraft.contact_id.in_(contact_ids))).all()
+            found = [(d.flow_run_id, d.variants[0]["subject"]) for d in drafts if d.flow_run_id]
+        ready = [item for item in found if stack.run_state(item[0]) == "PAUSED"]
+        return ready if len(ready) == len(contact_ids) else None
+
+    waiting = wait_for(lambda: paused(early), timeout=240, what="three approval runs to wait")
+    batch_id = stack.started(stack.signed_post("crm", {"contact_ids": busy}))["flow_run_id"]
+    wait_for(lambda: stack.run_state(batch_id) == "RUNNING", timeout=120, what="the 50-prospect batch to start")
+
+    batch_states = []
+    with browser_page(chromium, tmp_path, stack) as page:
+        for run_id, subject in waiting:
+            batch_states.append(stack.run_state(batch_id))
+            approve_in_ui(page, stack, run_id, subject, "send variant 1")
+            wait_for(lambda r=run_id: stack.run_state(r) != "PAUSED", timeout=30, what="the answer to resume the run")
+    assert batch_states[0] == "RUNNING", f"the batch was not drafting while the reviewer answered: {batch_states}"
+    for run_id, _ in waiting:
+        wait_for(lambda r=run_id: stack.run_state(r) == "COMPLETED", timeout=240, what="each approved run to finish")
+    with session_scope(db_url) as session:
+        statuses = session.scalars(select(OutreachDraft.status).where(OutreachDraft.contact_id.in_(early))).all()
+    assert sorted(statuses) == ["approved"] * 3
