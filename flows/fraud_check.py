@@ -26,7 +26,7 @@ from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.context import get_run_context
+from prefect.runtime import flow_run as current_flow_run
 from pydantic import BaseModel, Field
 
 from agentflows.forms import FraudReview
@@ -178,7 +178,7 @@ async def ask_analyst(verdict: CaseVerdict, description: str) -> AnalystAnswer:
 async def fraud_check(case_id: int) -> FraudCheckResult:
     """Check one claim; clear or block it automatically, or pause for an analyst's decision."""
     logger = get_run_logger()
-    flow_run_id = str(get_run_context().flow_run.id)
+    flow_run_id = str(current_flow_run.id)
     claim = await load_case(case_id)
     try:
         await acquire_check(case_id, flow_run_id)

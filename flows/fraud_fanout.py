@@ -20,8 +20,8 @@ from collections import Counter
 from datetime import datetime
 
 from prefect import flow, get_run_logger
-from prefect.context import get_run_context
 from prefect.deployments.flow_runs import arun_deployment
+from prefect.runtime import flow_run as current_flow_run
 from pydantic import BaseModel
 
 from agentflows.settings import get_settings
@@ -52,7 +52,7 @@ async def fraud_fanout(since: datetime | None = None, limit: int = 500, chunks: 
         raise ValueError(f"limit and chunks must be at least 1, got limit={limit}, chunks={chunks}")
     case_ids = await select_undecided(since, limit)
     parts = [part for part in (case_ids[i::chunks] for i in range(chunks)) if part]
-    fanout_id = str(get_run_context().flow_run.id)
+    fanout_id = str(current_flow_run.id)
     runs = await asyncio.gather(
         *(
             arun_deployment(

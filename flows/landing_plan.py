@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.context import get_run_context
+from prefect.runtime import flow_run as current_flow_run
 from sqlalchemy import func, select
 
 from agentflows.db import session_scope
@@ -137,7 +137,7 @@ def plan_markdown(plan: MarketingPlan) -> str:
 async def landing_plan(visitor: Visitor) -> MarketingPlan:
     """A marketing plan for a landing-page visitor, grounded in their site and our CRM."""
     settings = get_settings()
-    flow_run_id = str(get_run_context().flow_run.id)
+    flow_run_id = str(current_flow_run.id)
     web, match = await asyncio.gather(fetch_visitor_website(visitor.website), match_crm_account(visitor.email))
     data = PlannerInput(
         visitor=visitor, web=web, crm=match, seller_company=settings.seller_company, offer=settings.seller_offer

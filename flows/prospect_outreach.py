@@ -22,7 +22,7 @@ from weakref import WeakKeyDictionary
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
-from prefect.context import get_run_context
+from prefect.runtime import flow_run as current_flow_run
 from pydantic import BaseModel
 
 from agentflows.forms import OutreachApproval
@@ -228,7 +228,7 @@ async def draft_for(record: ProspectRecord, batch_run_id: str) -> SavedDrafts:
 @flow(name="outreach-approval", flow_run_name="outreach-approval-{draft_id}", persist_result=True)
 async def outreach_approval(draft_id: int) -> ProspectOutcome:
     """One prospect's drafts in front of a reviewer; sends the approved one exactly once."""
-    flow_run_id = str(get_run_context().flow_run.id)
+    flow_run_id = str(current_flow_run.id)
     review = await open_review(draft_id, flow_run_id)
     profile = review.profile
     markdown = drafts_markdown(
@@ -277,7 +277,7 @@ async def prospect_outreach(prospect_ids: list[int]) -> OutreachSummary:
     """Draft outreach for every prospect concurrently; each then waits for its own approval run."""
     if not prospect_ids:
         raise ValueError("prospect_ids is empty: pass at least one contact id")
-    batch_run_id = str(get_run_context().flow_run.id)
+    batch_run_id = str(current_flow_run.id)
     records = await load_prospects(list(dict.fromkeys(prospect_ids)))  # unknown ids fail here, before any work
     ids = list(records)
     results = await asyncio.gather(*(draft_and_review(records[i], batch_run_id) for i in ids), return_exceptions=True)
