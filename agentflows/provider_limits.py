@@ -35,7 +35,7 @@ from typing import Any, Literal
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
-from agentflows.compat.prefect import without_client_retries
+from agentflows.compat.prefect import loop_client, without_client_retries
 from agentflows.settings import get_settings
 
 logger = logging.getLogger("agentflows.models")
@@ -45,39 +45,9 @@ PATIENCE_S = 300.0  # how long the pools keep asking a Prefect server that answe
 RESERVE_S = 2.0  # how often a rate pool asks Prefect for tokens (see RatePool)
 
 
-_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Any]] = WeakKeyDictionary()
-_keepers: set[asyncio.Task[None]] = set()
-
-
 async def _client() -> Any:
-    """One Prefect client per event loop for the pools (opening one costs ~20 ms; pools call often).
-
-    The client is entered and exited by a keeper task of its loop: `asyncio.run` cancels that task
-    when the loop closes, which closes the client's connections properly.
-    """
-    loop = asyncio.get_running_loop()
-    if (ready := _clients.get(loop)) is None:
-        ready = _clients[loop] = loop.create_future()
-        keeper = loop.create_task(_keep_client(loop, ready), name="agentflows-provider-limits-client")
-        _keepers.add(keeper)
-        keeper.add_done_callback(_keepers.discard)
-    return await asyncio.shield(ready)
-
-
-async def _keep_client(loop: asyncio.AbstractEventLoop, ready: asyncio.Future[Any]) -> None:
-    from prefect.client.orchestration import get_client
-
-    try:
-        async with get_client() as client:
-            ready.set_result(client)
-            await asyncio.Event().wait()  # until the loop closes (cancelled)
-    except BaseException as exc:
-        if not ready.done():
-            ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError("Prefect client closed"))
-        raise
-    finally:
-        if _clients.get(loop) is ready:
-            del _clients[loop]
+    """One Prefect client per event loop for the pools (opening one costs ~20 ms; pools call often)."""
+    return await loop_client()
 
 
 async def _increment(name: str, slots: int, mode: Literal["concurrency", "rate_limit"]) -> tuple[Any, float]:

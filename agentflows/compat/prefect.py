@@ -5,9 +5,11 @@ Contract tests: `tests/compat/test_prefect_compat.py`.
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import suppress
 from typing import Any
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 import anyio
 from prefect.client.orchestration import get_client
@@ -92,6 +94,28 @@ def is_missing_form_schema(exc: RuntimeError) -> bool:
     will accept the same answer a moment later, so callers wait and try again.
     """
     return MISSING_FORM_SCHEMA in str(exc)
+
+
+# -- one long-lived client per event loop ------------------------------------------------------------------
+
+_loop_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = WeakKeyDictionary()
+
+
+async def loop_client() -> Any:
+    """A Prefect client kept open for the life of the running event loop (opening one costs ~20 ms).
+
+    `get_client()` is an async context manager; this one is entered by hand and never exited, on purpose.
+    The provider pools' last act when `asyncio.run` closes a loop is to hand their leases back, from
+    tasks that the loop is cancelling at the same moment; a client exited by a cancelled keeper task was
+    already closed then and the slots stayed taken (`test_requests_in_flight_never_exceed_the_limit_
+    across_workers` caught it). The client's connections go with the loop's transports when it closes.
+    """
+    loop = asyncio.get_running_loop()
+    if loop not in _loop_clients:
+        client = get_client()
+        await client.__aenter__()
+        _loop_clients[loop] = client
+    return _loop_clients[loop]
 
 
 # -- a client that does not back off for seconds --------------------------------------------------------

@@ -110,3 +110,24 @@ def test_the_client_reads_its_retry_setting_per_request(httpserver):
         asyncio.run(main())
     assert "503" in str(refused.value)
     assert len(httpserver.log) == 1
+
+
+def test_one_client_per_event_loop_stays_usable_while_the_loop_closes(prefect_server):
+    """The pools hand leases back from tasks `asyncio.run` is cancelling; the loop's client must still answer."""
+    answers: list[int] = []
+
+    async def release_on_close() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:  # cancelled by asyncio.run's shutdown, like a pool's idle-lease task
+            client = await compat.loop_client()
+            answers.append((await client.hello()).status_code)
+
+    async def main() -> tuple[object, object]:
+        asyncio.get_running_loop().create_task(release_on_close())
+        await asyncio.sleep(0)
+        return await compat.loop_client(), await compat.loop_client()
+
+    first, second = asyncio.run(main())
+    assert first is second
+    assert answers == [200]
