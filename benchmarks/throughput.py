@@ -1,8 +1,8 @@
 """Prospect-outreach throughput against a slow, rate-limited model provider, with the engine's floor.
 
     .venv/bin/python benchmarks/throughput.py --prospects 1000 [--latency-ms 500] [--concurrency 50]
-                                              [--rpm 600] [--repeats 1] [--database sqlite|postgres]
-                                              [--workloads agents bare]
+                                              [--rpm 600] [--repeats 1] [--workloads agents bare]
+                                              [--database embedded|embedded-all|sqlite|postgres]
 
 N prospects go through prospect outreach up to the approval pause: the drafting half of
 `flows/prospect_outreach.py` (`load_prospects` + `draft_for` per prospect: website fetch, researcher,
@@ -23,6 +23,9 @@ Each workload runs in a fresh child process (peak RSS is that process's own) wit
 unreachable here (no network): the fetch fails fast and briefs say so.
 With `--rpm R` the provider also enforces R requests per sliding minute and the run should hold
 >= 90 % of it with no failed prospect. The last line is exactly `ratio=<agents/ideal> rss_mib=<peak>`.
+
+`--database` says where the Prefect server's database and the project database (CRM, drafts) live, see
+DATABASES; `embedded` is what `agentflows up` runs by default.
 
 Diagnostics: BENCH_DEBUG=1 prints each workload's stderr; BENCH_PROFILE=<file> writes a cProfile of the
 agents workload (read it with `python -m pstats <file>`).
@@ -48,6 +51,12 @@ sys.path.insert(0, str(ROOT))
 
 MODEL_NAME = "gpt-4o-mini"
 PROVIDER = "openai-compatible"
+DATABASES = {  # name: (the Prefect server's database, the project database)
+    "embedded": ("embedded PostgreSQL", "SQLite"),
+    "embedded-all": ("embedded PostgreSQL", "embedded PostgreSQL"),
+    "sqlite": ("SQLite", "SQLite"),
+    "postgres": ("system PostgreSQL", "system PostgreSQL"),  # a throwaway server; needs PostgreSQL installed
+}
 
 
 # --- the two workloads, each run in its own child process -------------------------------------------
@@ -217,7 +226,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50, help="the provider's limit of requests in flight")
     parser.add_argument("--rpm", type=int, default=None, help="the provider's requests-per-minute limit")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--database", choices=list(DATABASES), default="embedded")
     parser.add_argument(
         "--workloads",
         nargs="+",
@@ -258,25 +267,44 @@ def main() -> None:
     from agentflows.db.migrate import upgrade
     from agentflows.seed.crm import seed_crm
     from agentflows.settings import get_settings
-    from tests.triggers.postgres import start_postgres
 
-    pg = start_postgres(["prefect", "agentflows"], durable=True) if args.database == "postgres" else None
-    template = pg.url("agentflows") if pg else f"sqlite:///{work / 'crm-template.db'}"
+    pg = None
+    if args.database == "postgres":  # the system PostgreSQL: only the test suite's helper starts one
+        from tests.triggers.postgres import start_postgres
+
+        pg = start_postgres(["prefect", "agentflows"], durable=True)
+    # The Prefect server first: with embedded-all, the project database lives on its embedded PostgreSQL.
+    server = start_prefect_server(
+        work / "prefect-server",
+        port=prefect_port,
+        database_url=pg.url("prefect", "asyncpg") if pg else None,
+        embedded_pgdata=work / "postgres" if args.database.startswith("embedded") else None,
+    )
+    shared = None  # one PostgreSQL project database for every run (else a fresh SQLite copy per run)
+    if pg:
+        shared = pg.url("agentflows")
+    elif args.database == "embedded-all" and server.database is not None:
+        server.database.ensure_database("agentflows")
+        shared = server.database.url("agentflows", driver="psycopg")
+    template = shared or f"sqlite:///{work / 'crm-template.db'}"
     os.environ["AGENTFLOWS_DATABASE_URL"] = template
     get_settings.cache_clear()
-    upgrade(template)
-    seed_crm()
-    with session_scope(template) as session:
-        ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(args.prospects)))
-        available = session.scalar(select(func.count(Contact.id)))
-    if len(ids) < args.prospects:
-        raise SystemExit(f"the seeded CRM has {available} contacts; ask for at most that many prospects")
+    try:  # on a failure here, stop the servers (the main try below stops them after the runs)
+        upgrade(template)
+        seed_crm()
+        with session_scope(template) as session:
+            ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(args.prospects)))
+            available = session.scalar(select(func.count(Contact.id)))
+        if len(ids) < args.prospects:
+            raise SystemExit(f"the seeded CRM has {available} contacts; ask for at most that many prospects")
+    except BaseException:
+        server.stop()
+        if pg:
+            pg.stop()
+        raise
     ids_file = work / "ids.json"
     ids_file.write_text(json.dumps(ids))
 
-    server = start_prefect_server(
-        work / "prefect-server", port=prefect_port, database_url=pg.url("prefect", "asyncpg") if pg else None
-    )
     faults = FaultConfig(
         latency_ms=args.latency_ms,
         max_concurrency=args.concurrency,
@@ -301,8 +329,8 @@ def main() -> None:
     try:
         for repeat in range(args.repeats):
             for kind in args.workloads:
-                db_url = template if pg else f"sqlite:///{work / f'crm-{kind}-{repeat}.db'}"
-                if not pg:  # the backup API, not a file copy: the template's recent writes may sit in its WAL
+                db_url = shared or f"sqlite:///{work / f'crm-{kind}-{repeat}.db'}"
+                if not shared:  # the backup API, not a file copy: the template's recent writes may sit in its WAL
                     with (
                         sqlite3.connect(template.removeprefix("sqlite:///")) as source,
                         sqlite3.connect(db_url.removeprefix("sqlite:///")) as target,
@@ -381,7 +409,8 @@ def main() -> None:
     limit = f", {args.rpm} requests/min" if args.rpm else ""
     print(
         f"\n{args.prospects} prospects; provider: {args.latency_ms:g} ms per request, at most {args.concurrency} "
-        f"in flight{limit}; Prefect server on {args.database}; median of {args.repeats}; {os.cpu_count()} cores.\n"
+        f"in flight{limit}; {args.database}: Prefect server on {DATABASES[args.database][0]}, project database on "
+        f"{DATABASES[args.database][1]}; median of {args.repeats}; {os.cpu_count()} cores.\n"
     )
     print("| workload | requests | wall (s) | ideal (s) | ratio | req/s | 429s | failed prospects | peak RSS (MiB) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

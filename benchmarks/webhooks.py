@@ -1,12 +1,12 @@
 """Webhook receiver throughput and time-to-202 on loopback, against the Prefect API as baseline.
 
     .venv/bin/python benchmarks/webhooks.py [--rates 10,25,50,100] [--seconds 6] [--repeats 3]
-                                           [--backends postgres,sqlite]
+                                           [--backends embedded,sqlite]
 
-For each backend (the Prefect server's database and the project's: a throwaway PostgreSQL, or
-SQLite files) it starts a Prefect server, applies the deployments (no runner: runs are created, not
-executed, so only the trigger path is measured) and runs the receiver as `agentflows up` does, in
-its own uvicorn process. Three paths get the same open-loop load (a request every 1/rate s whatever
+For each backend (where the Prefect server's database and the project's live, see BACKENDS) it
+starts a Prefect server, applies the deployments (no runner: runs are created, not executed, so only
+the trigger path is measured) and runs the receiver as `agentflows up` does, in its own uvicorn
+process. Three paths get the same open-loop load (a request every 1/rate s whatever
 the answers do; latency counts from the scheduled send) of signed `claim-opened` deliveries:
 
   receiver alone          the receiver against a stand-in Prefect API that answers instantly:
@@ -67,6 +67,13 @@ ROUTE = "/webhooks/shop/claim-opened"
 
 Send = Callable[[int], Awaitable[str | None]]  # "started", "queued" (run created later) or None (failed)
 
+BACKENDS = {  # name: (the Prefect server's database, the project database)
+    "embedded": ("embedded PostgreSQL", "SQLite"),  # what `agentflows up` runs by default
+    "embedded-all": ("embedded PostgreSQL", "embedded PostgreSQL"),
+    "sqlite": ("SQLite", "SQLite"),
+    "postgres": ("system PostgreSQL", "system PostgreSQL"),  # a throwaway server; needs PostgreSQL installed
+}
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -125,7 +132,11 @@ def time_to_run(db_url: str, run: str, rate: float, wall_start: float, timeout: 
         for r in rows
         if r.status == DeliveryStatus.STARTED
     ]
-    return {"run_p50_ms": percentile(delays, 0.5) * 1000, "run_p95_ms": percentile(delays, 0.95) * 1000}
+    return {
+        "run_p50_ms": percentile(delays, 0.5) * 1000,
+        "run_p95_ms": percentile(delays, 0.95) * 1000,
+        "not_started": len(rows) - len(delays),  # accepted (202) but no flow run by the deadline: lost
+    }
 
 
 def receiver_sender(client: httpx.AsyncClient, run: str) -> Send:
@@ -257,32 +268,44 @@ async def measure(
                 print(
                     f"{rate:>5.0f} rps  {path:<42} accepted {row['accepted_rps']:6.1f}/s  "
                     f"p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  errors {row['errors']:.0f}  "
-                    f"queued {row['queued']:.0f}  run p95 {row.get('run_p95_ms', float('nan')):.0f} ms",
+                    f"queued {row['queued']:.0f}  run p95 {row.get('run_p95_ms', float('nan')):.0f} ms  "
+                    f"never started {row.get('not_started', 0):.0f}",
                     flush=True,
                 )
     return rows
 
 
 def run_backend(backend: str, rates: list[float], seconds: float, repeats: int) -> list[dict]:  # type: ignore[type-arg]
-    """Prefect server + project database on `backend` (sqlite or postgres), receiver, the load."""
+    """Prefect server + project database as BACKENDS[backend] says, receiver, the load."""
     from agentflows.db.migrate import upgrade
     from agentflows.settings import get_settings
     from deployments.serve import build_deployments
-    from tests.triggers.postgres import start_postgres
 
-    pg = start_postgres(["prefect", "agentflows"], durable=True) if backend == "postgres" else None
-    db_url = pg.url("agentflows") if pg else f"sqlite:///{WORK / backend / 'agentflows.db'}"
-    os.environ["AGENTFLOWS_DATABASE_URL"] = db_url
-    get_settings.cache_clear()
-    server = start_prefect_server(
-        WORK / backend / "prefect-server",
-        port=PREFECT_PORT,
-        database_url=pg.url("prefect", "asyncpg") if pg else None,
-        # No runner picks the benchmark's runs up; marking thousands of them Late would load the server.
-        extra_env={"PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false"},
-    )
+    pg = None
+    if backend == "postgres":  # the system PostgreSQL: only the test suite's helper starts one
+        from tests.triggers.postgres import start_postgres
+
+        pg = start_postgres(["prefect", "agentflows"], durable=True)
+    server = None
     children: list[subprocess.Popen[bytes]] = []
     try:
+        server = start_prefect_server(
+            WORK / backend / "prefect-server",
+            port=PREFECT_PORT,
+            database_url=pg.url("prefect", "asyncpg") if pg else None,
+            embedded_pgdata=WORK / backend / "postgres" if backend.startswith("embedded") else None,
+            # No runner picks the benchmark's runs up; marking thousands of them Late would load the server.
+            extra_env={"PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false"},
+        )
+        if pg:
+            db_url = pg.url("agentflows")
+        elif backend == "embedded-all" and server.database is not None:
+            server.database.ensure_database("agentflows")
+            db_url = server.database.url("agentflows", driver="psycopg")
+        else:
+            db_url = f"sqlite:///{WORK / backend / 'agentflows.db'}"
+        os.environ["AGENTFLOWS_DATABASE_URL"] = db_url
+        get_settings.cache_clear()
         upgrade(db_url)
         ids = {d.full_name: d.apply() for d in build_deployments()}
         api = server.api_url
@@ -301,7 +324,8 @@ def run_backend(backend: str, rates: list[float], seconds: float, repeats: int) 
     finally:
         for child in children:
             stop(child)
-        server.stop()
+        if server is not None:
+            server.stop()  # and the embedded PostgreSQL under it
         if pg:
             pg.stop()
 
@@ -311,7 +335,9 @@ def main() -> None:
     parser.add_argument("--rates", default="10,25,50,100")
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--backends", default="postgres,sqlite", help="Prefect server + project database")
+    parser.add_argument(
+        "--backends", default="embedded,sqlite", help=f"Prefect server + project database: {', '.join(BACKENDS)}"
+    )
     parser.add_argument("--stub-prefect", nargs=2, metavar=("PORT", "CANNED_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stub_prefect:
@@ -319,9 +345,14 @@ def main() -> None:
         serve_stub(int(args.stub_prefect[0]), Path(args.stub_prefect[1]))
         return
     rates = [float(r) for r in args.rates.split(",")]
+    backends = args.backends.split(",")
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        parser.error(f"unknown backend {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
     rows = []
-    for backend in args.backends.split(","):
-        print(f"--- Prefect server and project database on {backend}", flush=True)
+    for backend in backends:
+        prefect_db, project_db = BACKENDS[backend]
+        print(f"--- {backend}: Prefect server on {prefect_db}, project database on {project_db}", flush=True)
         rows += run_backend(backend, rates, args.seconds, args.repeats)
     cores = os.cpu_count()
     print(f"\nmedian of {args.repeats} runs of {args.seconds:g} s per cell; {cores} cores; client, receiver and server")
@@ -335,6 +366,7 @@ def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     for r in rows:
         run = f"{r['run_p50_ms']:.0f} / {r['run_p95_ms']:.0f}" if "run_p95_ms" in r else "-"
+        run += f", {r['not_started']:.0f} never started" if r.get("not_started") else ""
         print(
             f"| {r['backend']} | {r['offered_rps']:.0f} | {r['path']} | {r['accepted_rps']:.1f} | "
             f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f} | {r['errors']:.0f} | {r['queued']:.0f} | {run} |"
