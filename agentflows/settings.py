@@ -170,6 +170,23 @@ class Settings(BaseSettings):
     web_max_bytes: int = Field(default=2_000_000, gt=0)
     web_max_redirects: int = Field(default=3, ge=0)
     web_max_chars: int = Field(default=6_000, gt=0, description="Page text kept for the researcher.")
+    web_hosts: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Website domains fetched from another address instead of their own, over plain HTTP with the "
+            'original Host header: `{"*.example": "127.0.0.1:8765"}` (`*.` matches any subdomain). Only '
+            "the listed names reach the address; `agentflows demo` sets it for its local demo sites. Off by default."
+        ),
+    )
+
+    @field_validator("web_hosts")
+    @classmethod
+    def _host_ports(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, address in value.items():
+            host, _, port = address.rpartition(":")
+            if not name.strip("*.") or "/" in name + address or not host or not port.isdigit():
+                raise ValueError(f"web_hosts: {name!r}: {address!r} must map a domain to host:port")
+        return {name.lower(): address for name, address in value.items()}
 
     # --- flows ---------------------------------------------------------------------------------
     max_parallel_drafts: int = Field(

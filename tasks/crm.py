@@ -102,12 +102,19 @@ def pick_demo_prospects() -> list[int]:
     return [picked[w] for w in wanted if w in picked]
 
 
+# Our own outreach is account memory (`tasks.memory`: a brief's prior-outreach section), never a fact
+# about the prospect: as history, a sent email's body became a "CRM fact" that drafts quoted back.
+OWN_OUTREACH = (ActivityKind.OUTREACH_SENT, ActivityKind.OUTREACH_REJECTED, ActivityKind.OUTREACH_TIMED_OUT)
+
+
 def load_history_sync(account_ids: Sequence[int], limit: int) -> dict[int, list[HistoryItem]]:
-    """The newest `limit` activities and all deals of each account, newest first, in two queries."""
+    """The newest `limit` activities (not our own outreach) and all deals of each account, newest first."""
     history: dict[int, list[HistoryItem]] = defaultdict(list)
     with session_scope() as session:
         for a in session.scalars(
-            select(Activity).where(Activity.account_id.in_(account_ids)).order_by(Activity.occurred_at.desc())
+            select(Activity)
+            .where(Activity.account_id.in_(account_ids), Activity.kind.not_in(OWN_OUTREACH))
+            .order_by(Activity.occurred_at.desc())
         ):
             if sum(1 for h in history[a.account_id] if h.ref.startswith("crm:activity")) < limit:
                 history[a.account_id].append(

@@ -2,12 +2,19 @@
 
 Website text is untrusted: it goes to the researcher only as data, and a page that fails, is slow,
 is too large or is not HTML yields `available=False` with the reason instead of failing the run.
+
+`web_hosts` (`AGENTFLOWS_WEB_HOSTS`, set by `agentflows demo` for its local demo sites) sends the
+listed domains to another address: every request whose host matches, redirects included, goes there
+over plain HTTP with its own `Host` header, under the same timeout, size and redirect limits. The
+mapped address itself is refused under any other name (a page cannot redirect to `127.0.0.1:<port>`
+to reach it), so the mapping opens loopback to the mapped domains only.
 """
 
 from __future__ import annotations
 
 import functools
 import ssl
+from collections.abc import Mapping
 
 import certifi
 import httpx
@@ -27,6 +34,46 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+class RefusedAddress(httpx.TransportError):
+    """A request for a `web_hosts` address under a name that is not mapped to it."""
+
+
+class _MappedHost(httpx.AsyncBaseTransport):
+    """Sends a mapped domain's requests to its address: plain HTTP, same path and `Host` header."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self._host, self._port = host.strip("[]"), int(port)
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url.copy_with(scheme="http", host=self._host, port=self._port)
+        local = httpx.Request(
+            request.method, url, headers=request.headers, stream=request.stream, extensions=request.extensions
+        )
+        return await self._inner.handle_async_request(local)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Refuse(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise RefusedAddress(f"{request.url.host}:{request.url.port} is reachable only through a mapped domain")
+
+
+def host_mounts(hosts: Mapping[str, str]) -> dict[str, httpx.AsyncBaseTransport]:
+    """httpx mounts for `web_hosts`: each mapped name to its address, each address (by IP or
+    `localhost`) refused. Names as httpx matches them: `*.example` is any subdomain of `example`."""
+    mounts: dict[str, httpx.AsyncBaseTransport] = {f"all://{name}": _MappedHost(a) for name, a in hosts.items()}
+    for address in set(hosts.values()):
+        host, _, port = address.rpartition(":")
+        names = {host.strip("[]"), "localhost", "127.0.0.1", "::1"} if host in {"127.0.0.1", "localhost"} else {host}
+        for name in names:
+            mounts[f"all://{f'[{name}]' if ':' in name else name}:{port}"] = _Refuse()
+    return mounts
+
+
 async def fetch_page_text(url: str) -> WebFindings:
     """Download one page and extract its readable text. Never raises for network or content errors."""
     settings = get_settings()
@@ -40,6 +87,7 @@ async def fetch_page_text(url: str) -> WebFindings:
                 follow_redirects=True,
                 max_redirects=settings.web_max_redirects,
                 headers={"User-Agent": USER_AGENT, "Accept": "text/html"},
+                mounts=host_mounts(settings.web_hosts) or None,
             ) as client,
             client.stream("GET", url) as response,
         ):
@@ -58,6 +106,8 @@ async def fetch_page_text(url: str) -> WebFindings:
                     )
                 chunks.append(chunk)
             encoding = response.encoding or "utf-8"
+    except RefusedAddress as exc:
+        return WebFindings(url=url, available=False, error=f"refused: {exc}")
     except httpx.TooManyRedirects:
         return WebFindings(url=url, available=False, error=f"more than {settings.web_max_redirects} redirects")
     except httpx.TimeoutException:

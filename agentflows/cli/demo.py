@@ -5,20 +5,31 @@ Seeds the demo CRM, brings the stack up exactly as `agentflows up` does (Prefect
 each sent email as an `.eml` file), then starts a `prospect-outreach/on-demand` run for three seeded
 prospects and prints where to approve them. The runs live in the runner, so an approval from the UI
 (or `agentflows approve`) resumes them and the email goes to the sink. Ctrl-C stops everything.
+
+Web research works offline too: every account's `.example` domain is served by a small generated
+site on loopback (`agentflows.demo_sites`), mapped through `AGENTFLOWS_WEB_HOSTS` for this stack
+only, so each brief carries `web:` facts. Running the demo again on the same data directory reuses
+the prospects' open approvals (and prints their links) instead of drafting them a second time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from agentflows.cli.common import app, console, parse_ids
 from agentflows.settings import get_settings
+from agents.outreach.brief import Fact, ProspectBrief
+
+if TYPE_CHECKING:
+    from agentflows.approvals import PendingApproval
 
 OUTREACH_DEPLOYMENT = "prospect-outreach/on-demand"
 
@@ -33,6 +44,7 @@ def demo(
 
 def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
     from agentflows.db.migrate import upgrade
+    from agentflows.demo_sites import DemoSiteServer, build_sites
     from agentflows.seed.crm import seed_crm
     from deployments.up import Stack, run_up
     from tasks.crm import pick_demo_prospects
@@ -44,40 +56,84 @@ def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
         f"[green]CRM ready[/] ({counts['accounts']} accounts, {counts['contacts']} contacts) at {settings.db_url}"
     )
     ids = prospect_ids or pick_demo_prospects()
+    sites = DemoSiteServer(build_sites(settings.seller_company)).start()
+    hosts = sites.hosts_mapping() | settings.web_hosts  # a mapping of the user's own wins
+    os.environ["AGENTFLOWS_WEB_HOSTS"] = json.dumps(hosts)  # for the stack's children (runner, flow runs)
+    console.print(
+        f"[green]demo websites[/] for {len(sites.sites)} accounts on http://{sites.address} "
+        f"(AGENTFLOWS_WEB_HOSTS={json.dumps(hosts)} for this demo's stack only)",
+        soft_wrap=True,
+        highlight=False,
+    )
 
     def start_outreach(stack: Stack) -> None:
         from prefect.deployments import run_deployment
 
         from agentflows.prefect_env import prefect_ui_url
 
-        run = run_deployment(OUTREACH_DEPLOYMENT, parameters={"prospect_ids": ids}, timeout=0)
-        console.print(f"\n[green]outreach started[/] for prospects {ids}: {prefect_ui_url()}/runs/flow-run/{run.id}")
-        _wait_for_pauses(ids, console, stack.check_children)
+        reused = asyncio.run(open_approvals(ids))
+        to_draft = [i for i in ids if i not in reused]
+        if reused:
+            console.print(
+                f"\n[green]reusing open approvals[/] of prospects {sorted(reused)} from an earlier demo "
+                "(not drafting them again; answer or reject them to draft anew)",
+                highlight=False,
+            )
+        fresh: list[PendingApproval] = []
+        if to_draft:
+            run = run_deployment(OUTREACH_DEPLOYMENT, parameters={"prospect_ids": to_draft}, timeout=0)
+            console.print(
+                f"\n[green]outreach started[/] for prospects {to_draft}: {prefect_ui_url()}/runs/flow-run/{run.id}"
+            )
+            fresh = _wait_for_pauses(to_draft, console, stack.check_children)
+        approvals = [p for i in ids for p in reused.get(i, [])] + fresh
+        _print_approvals(approvals, {p.flow_run_id for ps in reused.values() for p in ps}, console)
+        _print_web_research(approvals, console)
         console.print(
             f"\nWaiting for approvals; the runner resumes the runs, sent mail lands in {settings.mail_dir}. "
             "[bold]Ctrl-C[/] stops everything."
         )
 
-    code = run_up(console, on_ready=start_outreach)
+    try:
+        code = run_up(console, on_ready=start_outreach)
+    finally:
+        sites.stop()
     if code:
         raise typer.Exit(code)
 
 
-def _wait_for_pauses(ids: list[int], console: Console, check: Callable[[], None], timeout: float = 300) -> None:
+async def open_approvals(ids: list[int]) -> dict[int, list[PendingApproval]]:
+    """The open (paused) approvals of these prospects, by contact id, oldest first: what a demo reuses."""
     from agentflows.approvals import pending_approvals
-    from agentflows.prefect_env import prefect_ui_url
 
+    by_contact: dict[int, list[PendingApproval]] = {}
+    for p in await pending_approvals():
+        if p.contact_id in ids:
+            by_contact.setdefault(p.contact_id, []).append(p)
+    return by_contact
+
+
+def _wait_for_pauses(
+    ids: list[int], console: Console, check: Callable[[], None], timeout: float = 300
+) -> list[PendingApproval]:
     deadline = time.monotonic() + timeout
-    pending = []
+    pending: list[PendingApproval] = []
     with console.status(f"drafting outreach for prospects {ids} ..."):
         while time.monotonic() < deadline:
             check()  # a runner that died is reported now, not after the timeout
-            pending = [p for p in asyncio.run(pending_approvals()) if p.contact_id in ids]
+            pending = [p for ps in asyncio.run(open_approvals(ids)).values() for p in ps]
             if len({p.contact_id for p in pending}) == len(ids):
                 break
             time.sleep(1)
-    for p in pending:
-        console.print(f"\n[bold]{p.contact}[/] at {p.company} -> writer {p.writer}", highlight=False)
+    return pending
+
+
+def _print_approvals(approvals: list[PendingApproval], reused: set[str], console: Console) -> None:
+    from agentflows.prefect_env import prefect_ui_url
+
+    for p in approvals:
+        tag = " [dim](reused: drafted by an earlier demo)[/]" if p.flow_run_id in reused else ""
+        console.print(f"\n[bold]{p.contact}[/] at {p.company} -> writer {p.writer}{tag}", highlight=False)
         console.print(
             f"  review and approve: {prefect_ui_url()}/runs/flow-run/{p.flow_run_id}", soft_wrap=True, highlight=False
         )
@@ -86,3 +142,34 @@ def _wait_for_pauses(ids: list[int], console: Console, check: Callable[[], None]
             soft_wrap=True,
             highlight=False,
         )
+
+
+def web_facts(flow_run_id: str) -> tuple[str, list[Fact]]:
+    """The brief's `web_source` and its facts with `web:` sources, for the drafts under review in this run."""
+    from sqlalchemy import select
+
+    from agentflows.db import session_scope
+    from agentflows.db.crm import OutreachDraft
+
+    with session_scope() as session:
+        brief = session.scalar(select(OutreachDraft.brief).where(OutreachDraft.flow_run_id == flow_run_id))
+    if brief is None:
+        return "unknown", []
+    parsed = ProspectBrief.model_validate(brief)
+    return parsed.web_source, [f for f in parsed.facts if f.source.startswith("web:")]
+
+
+def _print_web_research(approvals: list[PendingApproval], console: Console) -> None:
+    if not approvals:
+        return
+    console.print("\n[bold]Web research[/] (the demo's local sites, read through the same guarded fetch):")
+    with_web = 0
+    for p in approvals:
+        source, facts = web_facts(p.flow_run_id)
+        with_web += bool(facts)
+        sources = sorted({f.source for f in facts})
+        line = f"{len(facts)} website facts ({', '.join(sources)})" if facts else f"no website facts (web {source})"
+        console.print(f"  {p.company}: {line}", soft_wrap=True, highlight=False)
+        if facts:
+            console.print(f"    e.g. {facts[0].id}: {facts[0].text}", soft_wrap=True, highlight=False)
+    console.print(f"  {with_web} of {len(approvals)} briefs carry website facts with web: sources", highlight=False)

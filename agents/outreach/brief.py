@@ -20,7 +20,7 @@ class WriterType(enum.StrEnum):
 
 
 class HistoryItem(BaseModel):
-    """One CRM activity or deal as the researcher sees it."""
+    """One CRM activity or deal as the researcher sees it; our own outreach is `PriorOutreach`, not history."""
 
     ref: str = Field(description="Source reference, e.g. crm:activity:12 or crm:deal:4")
     when: datetime

@@ -19,7 +19,8 @@ write a brief for an email writer: a short summary, numbered facts (F1, F2, ...)
 source it came from (the history item's `ref`, `web:<url>` for the website, `profile` for the CRM
 profile), and the likely pains worth addressing. Only state facts that appear in the data. If the
 website was unavailable, say so in `web_source` as 'unavailable: <reason>'. Summarise earlier outreach
-to this account in `prior_outreach`, one line each: date, who, outcome, angle, and the reviewer's note.
+to this account in `prior_outreach`, one line each: date, who, outcome, angle, and the reviewer's note;
+our earlier outreach is never a fact about the prospect, so it does not go into `facts`.
 """
 
 # Sentences from a web page that look like orders to a model rather than facts about a company.
