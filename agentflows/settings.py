@@ -196,6 +196,14 @@ class Settings(BaseSettings):
         default=3 * 24 * 3600, gt=0, description="How long an outreach draft waits for a reviewer."
     )
     approval_poll_s: int = Field(default=5, gt=0, description="How often a paused run checks for input.")
+    approval_stale_after_s: int = Field(
+        default=24 * 3600,
+        ge=10,
+        description=(
+            "An approval or fraud review paused longer than this is stale: the Prefect automation "
+            "`agentflows-stale-approvals` notifies, `agentflows approvals --stale` lists it (Prefect's minimum: 10 s)."
+        ),
+    )
     approval_wait: str = Field(
         default="auto",
         pattern="^(auto|pause|suspend)$",

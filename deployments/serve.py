@@ -3,7 +3,8 @@
 `prefect.yaml` is the one declaration (names, entrypoints, parameters, schedules, concurrency);
 this module turns it into Prefect `RunnerDeployment`s so `agentflows up` and `prefect deploy --all`
 deploy exactly the same thing. `AGENTFLOWS_SCHEDULES_ENABLED=false` deploys the schedules inactive
-(they still show in the UI, switched off).
+(they still show in the UI, switched off). Serving or applying also creates (or updates) the
+stale-approval automation (`agentflows.stale_approvals`).
 
     python -m deployments.serve                  # serve every deployment from this process
     python -m deployments.serve --pool agentflows  # apply them to a process work pool and exit
@@ -35,6 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentflows.settings import Settings, get_settings
+from agentflows.stale_approvals import ensure_stale_automation_sync
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -147,6 +149,7 @@ def apply_to_pool(work_pool: str, settings: Settings | None = None) -> list[str]
     for deployment in build_deployments(settings, work_pool=work_pool):
         deployment.apply(work_pool_name=work_pool)
         names.append(deployment.full_name)
+    print(ensure_stale_automation_sync(settings), flush=True)
     return names
 
 
@@ -154,7 +157,9 @@ def serve_all(settings: Settings | None = None) -> None:
     """Serve every deployment from this process until interrupted (flow runs are subprocesses)."""
     from prefect import serve
 
-    serve(*build_deployments(settings), print_starting_message=False)
+    deployments = build_deployments(settings)
+    print(ensure_stale_automation_sync(settings), flush=True)  # in the runner's log
+    serve(*deployments, print_starting_message=False)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 agentflows prospects                          contacts you can draft for
 agentflows run prospect-outreach --prospects  draft and wait here while reps approve
 agentflows approvals | approve | reject       the paused approval runs, answered from the terminal
+agentflows approvals --stale                  approvals and fraud reviews waiting too long
 """
 
 from __future__ import annotations
@@ -55,9 +56,19 @@ def run_prospect_outreach(
 
 
 @app.command()
-def approvals() -> None:
+def approvals(
+    stale: Annotated[
+        bool,
+        typer.Option(
+            "--stale", help="Only approvals and fraud reviews waiting longer than AGENTFLOWS_APPROVAL_STALE_AFTER_S"
+        ),
+    ] = False,
+) -> None:
     """Paused outreach runs waiting for a reviewer, with their drafts."""
     require_prefect_server()
+    if stale:
+        _print_stale()
+        return
     from agentflows.approvals import pending_approvals
     from agentflows.prefect_env import prefect_ui_url
 
@@ -97,6 +108,26 @@ def reject(
     """Reject all drafts of a paused outreach run; nothing is sent and the outcome is logged."""
     _answer(run_id, variant=None, reviewer=reviewer, note=note, reject=True)
     console.print(f"rejected run {run_id}")
+
+
+def _print_stale() -> None:
+    from agentflows.prefect_env import prefect_ui_url
+    from agentflows.settings import get_settings
+    from agentflows.stale_approvals import describe, stale_waits
+
+    threshold = describe(get_settings().approval_stale_after_s)
+    waits = asyncio.run(stale_waits())
+    if not waits:
+        console.print(f"nothing has waited for a reviewer longer than {threshold}")
+        return
+    table = Table("waiting", "kind", "run", "state", "link", title=f"waiting longer than {threshold}")
+    for w in waits:
+        hours = w.waited.total_seconds() / 3600
+        waited = f"{hours:.1f} h" if hours >= 1 else f"{w.waited.total_seconds() / 60:.0f} min"
+        link = f"{prefect_ui_url()}/runs/flow-run/{w.flow_run_id}"
+        table.add_row(waited, w.kind, w.flow_run_name, w.state, link)
+    console.print(table)
+    console.print("answer: agentflows approve RUN_ID ... (approvals) / agentflows fraud decide ... (fraud reviews)")
 
 
 def _answer(run_id: str, **kwargs: object) -> None:
