@@ -106,10 +106,17 @@ def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 def start_up(data_dir: Path, env: dict[str, str], *args: str, timeout: float = 180) -> UpProcess:
     """Start `agentflows up` and wait until it says it is up (or fail with its output)."""
+    return start_command(data_dir, env, ["up", *args], "Ctrl-C stops everything", "up-output.txt", timeout)
+
+
+def start_command(
+    data_dir: Path, env: dict[str, str], argv: list[str], ready: str, output_name: str, timeout: float = 180
+) -> UpProcess:
+    """Start `agentflows <argv>` (`up`, `demo`) and wait until its output says `ready` (or fail with its output)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    output = data_dir / "up-output.txt"
+    output = data_dir / output_name
     process = subprocess.Popen(
-        [AGENTFLOWS, "up", *args],
+        [AGENTFLOWS, *argv],
         env=env | {"COLUMNS": "200"},
         stdout=output.open("wb"),
         stderr=subprocess.STDOUT,
@@ -117,9 +124,11 @@ def start_up(data_dir: Path, env: dict[str, str], *args: str, timeout: float = 1
     )
     up = UpProcess(process=process, output=output, env=env, data_dir=data_dir)
     deadline = time.monotonic() + timeout
-    while "Ctrl-C stops everything" not in up.text:
+    while ready not in up.text:
         if process.poll() is not None or time.monotonic() > deadline:
             up.stop()
-            raise AssertionError(f"`agentflows up` did not come up (exit {process.returncode}):\n{up.text[-4000:]}")
+            raise AssertionError(
+                f"`agentflows {argv[0]}` did not get ready (exit {process.returncode}):\n{up.text[-4000:]}"
+            )
         time.sleep(0.5)
     return up

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import time
 from pathlib import Path
 from uuid import uuid4
 
@@ -23,7 +21,7 @@ from sqlalchemy import select
 from agentflows.db import session_scope
 from agentflows.db.crm import OutreachDraft
 from tests.helpers import wait_for
-from tests.triggers.stack import AGENTFLOWS, UpProcess, stack_env
+from tests.triggers.stack import UpProcess, stack_env, start_command
 
 pytestmark = pytest.mark.e2e
 
@@ -32,22 +30,7 @@ APPROVE = re.compile(r"agentflows approve ([0-9a-f-]{36})")
 
 def start_demo(data_dir: Path, env: dict[str, str], name: str, timeout: float = 240) -> UpProcess:
     """`agentflows demo` until it says it waits for approvals (or fail with its output)."""
-    output = data_dir / f"{name}.txt"
-    process = subprocess.Popen(
-        [AGENTFLOWS, "demo"],
-        env=env | {"COLUMNS": "200"},
-        stdout=output.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    demo = UpProcess(process=process, output=output, env=env, data_dir=data_dir)
-    deadline = time.monotonic() + timeout
-    while "Waiting for approvals" not in demo.text:
-        if process.poll() is not None or time.monotonic() > deadline:
-            demo.stop()
-            raise AssertionError(f"`agentflows demo` did not get to its approvals:\n{demo.text[-4000:]}")
-        time.sleep(0.5)
-    return demo
+    return start_command(data_dir, env, ["demo"], "Waiting for approvals", f"{name}.txt", timeout)
 
 
 def test_a_second_demo_reuses_the_open_approvals_and_briefs_show_web_research(stack_data):
