@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the project database. Default: SQLite file under data_dir.",
     )
+    workspace: Path | None = Field(
+        default=None,
+        description=(
+            "The workspace folder a team edits (agents, writers, knowledge, fraud rules). Default: "
+            "data_dir/workspace, filled with the shipped defaults on first use."
+        ),
+    )
 
     # --- models --------------------------------------------------------------------------------
     model: str | None = Field(
