@@ -168,10 +168,13 @@ class Settings(BaseSettings):
     )
     mail_from: str = "Agentflows Demo <outreach@agentflows.example>"
     sender_name: str = Field(default="Sam Rivera", description="Who signs outreach emails.")
-    seller_company: str = "Northwind Analytics"
-    seller_offer: str = Field(
-        default="a managed analytics platform that turns operational data into weekly decisions",
-        description="One line on what we sell; writers build every email around it.",
+    seller_company: str | None = Field(
+        default=None,
+        description="Override: who we are. Default: `company` in the workspace's knowledge (knowledge/company.md).",
+    )
+    seller_offer: str | None = Field(
+        default=None,
+        description="Override: one line on what we sell. Default: `offer` in the workspace's knowledge.",
     )
     web_timeout_s: float = Field(default=8.0, gt=0)
     web_max_bytes: int = Field(default=2_000_000, gt=0)

@@ -140,7 +140,11 @@ async def landing_plan(visitor: Visitor) -> MarketingPlan:
     flow_run_id = str(current_flow_run.id)
     web, match = await asyncio.gather(fetch_visitor_website(visitor.website), match_crm_account(visitor.email))
     data = PlannerInput(
-        visitor=visitor, web=web, crm=match, seller_company=settings.seller_company, offer=settings.seller_offer
+        visitor=visitor,
+        web=web,
+        crm=match,
+        seller_company=settings.seller_company or "Northwind Analytics",
+        offer=settings.seller_offer or "a managed analytics platform that turns operational data into weekly decisions",
     )
     model = settings.model_for("planner")
     prompt = render_prompt("Write the marketing plan.", planner.NAME, "planner-input", data)

@@ -95,8 +95,13 @@ class Knowledge:
 
     def forbidden_in(self, text: str) -> list[str]:
         """The never-claim phrases that appear in `text` (case and spacing ignored)."""
-        flat = " ".join(text.lower().split())
-        return [phrase for phrase in self.never_claim if " ".join(phrase.lower().split()) in flat]
+        return forbidden_claims(text, self.never_claim)
+
+
+def forbidden_claims(text: str, never_claim: Sequence[str]) -> list[str]:
+    """The never-claim phrases in `text`, ignoring case and spacing."""
+    flat = " ".join(text.lower().split())
+    return [phrase for phrase in never_claim if " ".join(phrase.lower().split()) in flat]
 
 
 def _terms(text: str) -> list[str]:

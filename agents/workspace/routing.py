@@ -76,7 +76,7 @@ class RouteWhen(BaseModel):
 
 @dataclass(frozen=True)
 class RuleRoute:
-    """What the rules decided: a writer, or the candidates the router model must choose between."""
+    """What the rules decided: a writer, or the candidates the router model must choose between (empty: any)."""
 
     writer: str | None
     reason: str
@@ -91,7 +91,7 @@ def matching(writer: WriterFile, p: ProspectProfile) -> RouteWhen | None:
 def rule_route(p: ProspectProfile, writers: Sequence[WriterFile]) -> RuleRoute:
     hits = [(w, rule) for w in writers if (rule := matching(w, p)) is not None]
     if not hits:
-        return RuleRoute(None, "no writer's route_when matches", tuple(w.name for w in writers))
+        return RuleRoute(None, "no writer's route_when matches")
     top = max(w.priority for w, _ in hits)
     best = [(w, rule) for w, rule in hits if w.priority == top]
     if len(best) > 1:

@@ -58,8 +58,7 @@ from agents.catalog import clear_agent_caches
 from agents.fraud.models import CaseVerdict
 from agents.landing import planner
 from agents.landing.plan import MarketingPlan, PlannerInput, Visitor
-from agents.outreach.brief import EmailDrafts, ResearchInput, WebFindings, WriterInput
-from agents.outreach.router import RouteInput
+from agents.outreach.brief import EmailDrafts, ResearchInput, WebFindings
 from agents.prompting import DATA_RULE, parse_prompt, render_prompt
 from tasks.fraud import agents as fraud_agents
 from tasks.fraud.risk import load_calibration
@@ -484,21 +483,13 @@ def web_record(prospects: list[int]) -> Any:
 
 async def draft(record: Any, web: WebFindings) -> tuple[Any, Any, EmailDrafts]:
     """What `draft_for` does for one prospect (research, route, write), minus the flow run."""
-    from tasks.generation import choose_writer, draft_emails, research
+    from tasks.generation import choose_writer, draft_emails, research, writer_input
+    from tests.agents.outreach_data import shipped_workspace
 
-    settings = get_settings()
-    brief = await research(ResearchInput(prospect=record.profile, history=record.history, web=web))
-    route = await choose_writer(RouteInput(prospect=record.profile, brief=brief))
-    drafts = await draft_emails(
-        WriterInput(
-            prospect=record.profile,
-            brief=brief,
-            writer=route.writer,
-            seller_company=settings.seller_company,
-            offer=settings.seller_offer,
-            sender_name=settings.sender_name,
-        )
-    )
+    ws = shipped_workspace()
+    brief = await research(ResearchInput(prospect=record.profile, history=record.history, web=web), ws)
+    route = await choose_writer(record.profile, brief, ws)
+    drafts = await draft_emails(writer_input(record.profile, brief, route.writer, ws), ws)
     return brief, route, drafts
 
 
