@@ -98,3 +98,27 @@ async def use_workspace() -> str:
     """The version of the workspace this run uses (see the module docstring); load it with `workspace_at`."""
     workspace = await asyncio.to_thread(active_workspace, get_run_logger())
     return workspace.version
+
+
+def record_change_sync(flow_run_id: str, proposal: str, **fields: object) -> None:
+    """Create or update the `workspace_changes` row of one change run."""
+    from agentflows.db.workspace import WorkspaceChange
+
+    with session_scope() as session:
+        row = session.scalar(select(WorkspaceChange).where(WorkspaceChange.flow_run_id == flow_run_id))
+        if row is None:
+            row = WorkspaceChange(flow_run_id=flow_run_id, proposal=proposal, changes={}, note="")
+            session.add(row)
+        for name, value in fields.items():
+            setattr(row, name, value)
+        if fields.get("status") in ("approved", "rejected"):
+            row.decided_at = utcnow()
+
+
+def activate_sync(workspace: Workspace) -> dict[str, str]:
+    """Make `workspace` the active one: its files into the active folder (atomically for readers), marked live."""
+    from agentflows.workspace import write_snapshot
+
+    changes = write_snapshot(workspace.snapshot, workspace_dir())
+    store_snapshot(workspace.snapshot, live=True)
+    return changes
