@@ -23,7 +23,7 @@ from agentflows.db import session_scope
 from agentflows.db.crm import Contact
 from agents.outreach.brief import EmailDrafts, ResearchInput, WebFindings
 from agents.workspace import Workspace
-from tasks.crm import ProspectRecord, load_prospects_sync
+from tasks.crm import ProspectRecord, load_profiles_sync, load_prospects_sync
 from tasks.generation import GenerationError, choose_writer, draft_emails, knowledge_for, research, writer_input
 
 SAMPLE_SIZE = 12
@@ -73,11 +73,23 @@ class OutreachSide:
         return round(sum(words) / len(words), 1) if words else 0.0
 
 
-def sample_prospects(limit: int = SAMPLE_SIZE) -> dict[int, ProspectRecord]:
-    """The fixed evaluation sample: the first `limit` CRM contacts by id (the same ones every time)."""
+def sample_prospects(limit: int = SAMPLE_SIZE, pool: int = 300) -> dict[int, ProspectRecord]:
+    """The fixed evaluation sample: the same contacts every time, spread over departments and customer status.
+
+    From the first `pool` contacts by id, the first of each (department, customer or not) in turn,
+    so a writer for one department meets its prospects even when the CRM starts with another one.
+    """
     with session_scope() as session:
-        ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(limit)))
-    return load_prospects_sync(ids) if ids else {}
+        ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(pool)))
+    groups: dict[tuple[str, bool], list[int]] = {}
+    for contact_id, p in sorted(load_profiles_sync(ids).items()):
+        groups.setdefault((p.department, p.is_customer), []).append(contact_id)
+    picked: list[int] = []
+    while len(picked) < limit and any(groups.values()):
+        for members in groups.values():
+            if members and len(picked) < limit:
+                picked.append(members.pop(0))
+    return load_prospects_sync(sorted(picked)) if picked else {}
 
 
 async def _one(record: ProspectRecord, workspace: Workspace) -> ProspectResult:
@@ -152,7 +164,8 @@ def outreach_markdown(active: Workspace, proposed: Workspace, before: OutreachSi
     writers = sorted(set(before.routing) | set(after.routing))
     rows += [(f"routed to `{w}`", before.routing.get(w, 0), after.routing.get(w, 0)) for w in writers]
     table = "| figure | active | proposed |\n|---|---|---|\n" + "\n".join(
-        f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |" for a, b, c in rows
+        f"| {a} | {_cell(b)} | {_cell(c)} |"
+        for a, b, c in rows  # labels are ours; writer names are [a-z0-9-]
     )
     moved = [(x, y) for x, y in zip(before.results, after.results, strict=True) if x.writer != y.writer]
     parts = [f"## Outreach, on {n} CRM prospects\n", table]
