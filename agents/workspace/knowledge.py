@@ -10,9 +10,9 @@ A file whose front matter says `kind: never-claim` lists claims we must never ma
 (`- guaranteed ROI`); they are never given as facts, and a draft containing one goes back to the
 writer with the reason. One file's front matter names the seller: `company` and `offer`.
 
-Why TF-IDF written here and not a library: a knowledge base is tens of sections; the ranking is
-thirty lines of standard arithmetic, where the maintained BM25 packages would pull in numpy/scipy
-sparse matrices for it.
+Why TF-IDF written here and not scikit-learn's (a dependency already, for the fraud signals): a
+knowledge base is tens of sections, the ranking is thirty lines of standard arithmetic, and importing
+`sklearn.feature_extraction.text` takes 2.7 s, which the real-time landing path would pay.
 """
 
 from __future__ import annotations
