@@ -37,6 +37,9 @@ RUN_TIME_FILES = (  # read by path at run time, not imported: the ones package-d
     "agentflows/db/migrations/script.py.mako",
     "agentflows/data/fraud_calibration.json",
     "agentflows/data/fraud_templates/README.md",
+    "agentflows/data/workspace/writers/technical-buyer.md",
+    "agentflows/data/workspace/agents/outreach-researcher.yaml",
+    "agentflows/data/workspace/knowledge/company.md",
 )
 
 
