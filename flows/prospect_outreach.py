@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from agentflows.forms import OutreachApproval
 from agentflows.human_input import AnswerTimeout, served_by_a_worker, wait_for_answer
 from agentflows.settings import get_settings
+from agentflows.workspace_context import using_workspace
 from agents.outreach.brief import (
     EmailDrafts,
     ProspectBrief,
@@ -304,9 +305,10 @@ async def prospect_outreach(prospect_ids: list[int]) -> OutreachSummary:
     workspace = await asyncio.to_thread(workspace_at, await use_workspace())  # one snapshot for the whole run
     records = await load_prospects(list(dict.fromkeys(prospect_ids)))  # unknown ids fail here, before any work
     ids = list(records)
-    results = await asyncio.gather(
-        *(draft_and_review(records[i], batch_run_id, workspace) for i in ids), return_exceptions=True
-    )
+    with using_workspace(workspace.version):  # usage rows of every model request record it
+        results = await asyncio.gather(
+            *(draft_and_review(records[i], batch_run_id, workspace) for i in ids), return_exceptions=True
+        )
     outcomes = [
         r
         if isinstance(r, ProspectOutcome)

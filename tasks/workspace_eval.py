@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.crm import Contact
+from agentflows.workspace_context import using_workspace
 from agents.outreach.brief import EmailDrafts, ResearchInput, WebFindings
 from agents.workspace import Workspace
 from tasks.crm import ProspectRecord, load_profiles_sync, load_prospects_sync
@@ -126,7 +127,9 @@ async def _one(record: ProspectRecord, workspace: Workspace) -> ProspectResult:
 
 
 async def evaluate_outreach(workspace: Workspace, records: dict[int, ProspectRecord]) -> OutreachSide:
-    results = await asyncio.gather(*(_one(r, workspace) for r in records.values()))
+    """Draft for every sampled prospect with `workspace`; its model requests' usage rows record its version."""
+    with using_workspace(workspace.version):
+        results = await asyncio.gather(*(_one(r, workspace) for r in records.values()))
     return OutreachSide(workspace.version, list(results))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from agentflows.approvals import ApprovalError, approval_input, resume_paused_run, submit
 from agentflows.db import session_scope
 from agentflows.db.crm import OutreachDraft
+from agentflows.db.usage import ModelUsage
 from agentflows.db.workspace import WorkspaceChange
 from agentflows.settings import get_settings
 from agentflows.workspace import SHIPPED, read_folder
@@ -126,6 +127,11 @@ def test_an_approved_writer_and_case_study_route_and_cite_in_the_next_run(
     kb_ids = {f["id"] for f in new.brief["facts"] if f["source"].startswith("kb:finance-case-studies#")}
     assert kb_ids, new.brief["facts"]
     assert any(kb_ids & set(v["facts_used"]) for v in new.variants), "a draft cites the case study"
+    with session_scope() as session:
+        versions = set(
+            session.scalars(select(ModelUsage.workspace_version).where(ModelUsage.flow_run_id == new.batch_run_id))
+        )
+    assert versions == {row.proposed_version}, "the batch's model requests record the version that made them"
     pending = wait_for(lambda: pending_by_contact([prospect]), what="the new approval")[prospect]
     assert "writers/finance-leader.md@" in artifacts_markdown(pending.flow_run_id)
     asyncio.run(
