@@ -74,6 +74,30 @@ def show(
         console.print(history)
 
 
+@workspace_app.command("export")
+def export(
+    version: Annotated[str, typer.Argument(help="A workspace version (from `show`, a draft, a decision)")],
+    folder: Annotated[Path, typer.Argument(help="An empty or new folder to write it into")],
+) -> None:
+    """Write a stored workspace version into a folder: to roll back, export the old version and propose it."""
+    from agentflows.db.migrate import upgrade
+    from agentflows.workspace import write_snapshot
+    from tasks.workspace import workspace_at
+
+    upgrade()
+    try:
+        workspace = workspace_at(version)
+    except LookupError as exc:
+        raise fail(f"{exc}; `agentflows workspace show` lists the active version and recent changes") from None
+    folder = folder.expanduser()
+    if folder.exists() and any(folder.iterdir()):
+        raise fail(f"{folder} is not empty; export into a new folder")
+    write_snapshot(workspace.snapshot, folder)
+    console.print(
+        f"version {version} written to {folder}; `agentflows workspace propose {folder}` to make it live again"
+    )
+
+
 @workspace_app.command("propose")
 def propose(folder: Annotated[Path, typer.Argument(help="The proposed workspace folder (a copy you edited)")]) -> None:
     """Start a `workspace-change` run: it evaluates the proposal and waits for a reviewer in the Prefect UI."""

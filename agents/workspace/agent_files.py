@@ -10,7 +10,8 @@ a spec's `output_schema`, `deps_schema` or `capabilities` are refused rather tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,12 +44,12 @@ class AgentFile:
     instructions: str
     version: str
     model: str | None = None
-    model_settings: tuple[tuple[str, Any], ...] = field(default=())
+    model_settings: str = "{}"  # JSON: a nested setting (extra_body: {...}) must still leave the file hashable
     output_retries: int | None = None
 
     @property
     def settings_dict(self) -> dict[str, Any] | None:
-        return dict(self.model_settings) or None
+        return json.loads(self.model_settings) or None
 
 
 def parse_agent_file(path: str, text: str, files: dict[str, str], version: str) -> AgentFile:
@@ -112,7 +113,7 @@ def parse_agent_file(path: str, text: str, files: dict[str, str], version: str) 
         instructions=instructions.strip(),
         version=version,
         model=spec.model if isinstance(spec.model, str) else None,
-        model_settings=tuple(sorted(dict(spec.model_settings or {}).items())),
+        model_settings=json.dumps(dict(spec.model_settings or {}), sort_keys=True, default=str),
         output_retries=retries,
     )
 

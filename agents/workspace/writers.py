@@ -9,8 +9,9 @@ The Markdown body is the writer's instructions: who the reader is and how to wri
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -65,12 +66,12 @@ class WriterFile:
     version: str
     path: str
     model: str | None = None
-    model_settings: tuple[tuple[str, Any], ...] = field(default=())
+    model_settings: str = "{}"  # JSON: a nested setting (extra_body: {...}) must still leave the file hashable
     output_retries: int | None = None
 
     @property
     def settings_dict(self) -> dict[str, Any] | None:
-        return dict(self.model_settings) or None
+        return json.loads(self.model_settings) or None
 
 
 _VARIABLE = re.compile(r"\{(\w*)\}")
@@ -142,6 +143,6 @@ def parse_writer_file(path: str, text: str, version: str) -> WriterFile:
         version=version,
         path=path,
         model=parsed.model,
-        model_settings=tuple(sorted(parsed.model_settings.items())),
+        model_settings=json.dumps(parsed.model_settings, sort_keys=True, default=str),
         output_retries=parsed.output_retries,
     )

@@ -134,3 +134,14 @@ def test_an_invalid_edit_never_goes_live(monkeypatch, tmp_path: Path, empty_db):
     assert "writers/finance-leader.md:8" in seen[0] and "last valid version" in seen[0]
     (folder / "writers" / "finance-leader.md").write_text(WRITER)
     assert "finance-leader" in active_workspace().writers, "the next run picks up a valid change"
+
+
+def test_nested_model_settings_keep_an_agent_file_usable_as_a_cache_key():
+    from agents.workspace import load_workspace
+
+    text = shipped_snapshot().text("agents/outreach-researcher.yaml") + (
+        "model_settings:\n  temperature: 0.2\n  extra_body:\n    reasoning: {effort: low}\n"
+    )
+    file = load_workspace(edited(**{"agents/outreach-researcher.yaml": text})).agent("outreach-researcher")
+    assert hash(file) is not None
+    assert file.settings_dict == {"temperature": 0.2, "extra_body": {"reasoning": {"effort": "low"}}}

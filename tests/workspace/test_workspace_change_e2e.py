@@ -171,3 +171,51 @@ def test_a_broken_proposal_fails_with_file_and_line_and_never_waits(prefect_serv
     assert flow_run_state(row.flow_run_id) == "FAILED"
     assert "writers/finance-leader.md:8" in artifacts_markdown(row.flow_run_id)
     assert not (active / "writers" / "finance-leader.md").exists()
+
+
+def test_a_second_proposal_is_evaluated_again_against_what_went_live_first(prefect_server, seeded_db, workspaces):
+    from flows.workspace_change import workspace_change
+
+    active, first = workspaces
+    second = first.parent / "second"
+    shutil.copytree(SHIPPED, second)
+    (second / "knowledge" / "finance-case-studies.md").write_text(CASE_STUDY)  # no finance writer in this one
+
+    runs = {p: run_in_background(lambda p=p: workspace_change(str(p))) for p in (first, second)}
+    rows = {
+        p: wait_for(
+            lambda p=p: runs[p].check() or ((r := change_row(p)) and r.status == "awaiting_approval" and r),
+            timeout=240,
+            what=f"{p.name} waiting for approval",
+        )
+        for p in (first, second)
+    }
+    for r in rows.values():
+        wait_for(lambda r=r: flow_run_state(r.flow_run_id) == "PAUSED", timeout=60, what="paused")
+    answer_change(rows[first].flow_run_id, "approve")
+    assert runs[first].join(timeout=120).outcome == "approved"
+
+    answer_change(rows[second].flow_run_id, "approve")  # approved against a base that is no longer active
+    again = wait_for(
+        lambda: (
+            runs[second].check()
+            or (
+                (r := change_row(second))
+                and r.status == "awaiting_approval"
+                and r.base_version == rows[first].proposed_version
+                and r
+            )
+        ),
+        timeout=240,
+        what="the second proposal evaluated again against the first",
+    )
+    wait_for(lambda: flow_run_state(again.flow_run_id) == "PAUSED", timeout=60, what="paused again")
+    assert (active / "writers" / "finance-leader.md").exists(), (
+        "the first change stays live until the second is approved again"
+    )
+    report = artifacts_markdown(again.flow_run_id)
+    assert f"`{rows[first].proposed_version}` -> `{rows[second].proposed_version}`" in report
+    assert "`writers/finance-leader.md` (removed)" in report, "the reviewer sees what the second proposal undoes"
+    answer_change(again.flow_run_id, "approve")
+    assert runs[second].join(timeout=120).outcome == "approved"
+    assert read_folder(active).id == rows[second].proposed_version
