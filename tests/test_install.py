@@ -36,7 +36,7 @@ RUN_TIME_FILES = (  # read by path at run time, not imported: the ones package-d
     "agentflows/db/migrations/env.py",
     "agentflows/db/migrations/script.py.mako",
     "agentflows/data/fraud_calibration.json",
-    "agentflows/data/fraud_templates/README.md",
+    "agentflows/data/workspace/fraud/templates/README.md",
 )
 
 
@@ -78,7 +78,8 @@ def test_wheel_carries_every_module_and_run_time_file(wheel: Path) -> None:
     assert not shipped - names, f"tracked files the wheel leaves out: {sorted(shipped - names)}"
     assert set(RUN_TIME_FILES) <= names
     assert any(n.startswith("agentflows/db/migrations/versions/") and n.endswith(".py") for n in names)
-    assert len([n for n in names if n.startswith("agentflows/data/fraud_templates/") and n.endswith(".md")]) > 1
+    templates = "agentflows/data/workspace/fraud/templates/"
+    assert len([n for n in names if n.startswith(templates) and n.endswith(".md")]) > 1
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "agentflows = agentflows.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
