@@ -35,7 +35,7 @@ RUN_TIME_FILES = (  # read by path at run time, not imported: the ones package-d
     "deployments/prefect.yaml",
     "agentflows/db/migrations/env.py",
     "agentflows/db/migrations/script.py.mako",
-    "agentflows/data/fraud_calibration.json",
+    "agentflows/data/workspace/fraud/rules.yaml",
     "agentflows/data/workspace/fraud/templates/README.md",
 )
 
@@ -103,7 +103,7 @@ from agentflows.fraud_templates import SHIPPED
 from agentflows.settings import get_settings
 from deployments.serve import SPEC_FILE, build_deployments, load_specs, run_directory
 from prefect.flows import load_flow_from_entrypoint
-from tasks.fraud.risk import SHIPPED_CALIBRATION
+from tasks.fraud.risk import SHIPPED_RULES
 
 settings = get_settings()
 upgrade()  # the shipped migrations, into the data dir the working directory's .env names
@@ -124,7 +124,7 @@ print(json.dumps({
     "database": Path(settings.db_url.removeprefix("sqlite:///")).is_file(),
     "migrations": [str(MIGRATIONS), len(list((MIGRATIONS / "versions").glob("*.py")))],
     "templates": [str(SHIPPED), len(list(SHIPPED.glob("*.md")))],
-    "calibration": [str(SHIPPED_CALIBRATION), SHIPPED_CALIBRATION.is_file()],
+    "calibration": [str(SHIPPED_RULES), SHIPPED_RULES.is_file()],
 }))
 """
 
