@@ -236,13 +236,16 @@ class Settings(BaseSettings):
     fraud_templates_dir: Path | None = Field(
         default=None,
         description=(
-            "Folder of fraudulent-message templates the fraud team edits (one .md file per tactic), re-read "
-            "at every run. Default: data_dir/fraud_templates, filled with the shipped samples on first use."
+            "Override: a folder of fraudulent-message templates (one .md file per tactic), re-read at every "
+            "run, instead of the workspace's fraud/templates/ (the default)."
         ),
     )
     fraud_calibration_file: Path | None = Field(
         default=None,
-        description="JSON with the risk weights and thresholds fit on the training split. Default: the shipped one.",
+        description=(
+            "Override: JSON with risk weights and thresholds, instead of the workspace's fraud/rules.yaml "
+            "(its hard rules still apply)."
+        ),
     )
     fraud_review_threshold: float | None = Field(
         default=None, ge=0, le=1, description="Override: deterministic risk at or above which a case is never cleared."
