@@ -34,6 +34,7 @@ from agentflows.human_input import AnswerTimeout, wait_for_answer
 from agentflows.settings import get_settings
 from agentflows.workspace import read_folder
 from agents.workspace import Workspace, WorkspaceInvalid, load_workspace
+from tasks.fraud.evaluation import compare_fraud
 from tasks.workspace import activate_sync, active_workspace, record_change_sync
 from tasks.workspace_eval import evaluate_outreach, outreach_markdown, sample_prospects
 
@@ -69,8 +70,6 @@ async def comparison(active: Workspace, proposed: Workspace, flow_run_id: str) -
         ),
     ]
     if fraud_changed(active, proposed):
-        from tasks.fraud.evaluation import compare_fraud
-
         report = await asyncio.to_thread(compare_fraud, active, proposed)
         parts.append("\n" + report.markdown())
     else:
