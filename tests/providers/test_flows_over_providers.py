@@ -44,20 +44,20 @@ def test_batch_survives_30_percent_transient_failures(prefect_server, seeded_db,
     assert [o.outcome for o in summary.outcomes] == ["rejected"] * 20, "every prospect was drafted and reviewed"
     assert drafted() == 20
     stats = fake_provider.stats
-    assert stats.successes == 60, "3 model requests per prospect, each answered once"
+    assert stats.successes == 40, "2 model requests per prospect (research, writing; the rules route), each answered once"
     assert stats.total_requests - stats.successes == sum(stats.faults.values()) > 0
-    assert usage() == (60, stats.input_tokens, stats.output_tokens), "usage in the database == provider's count"
+    assert usage() == (40, stats.input_tokens, stats.output_tokens), "usage in the database == provider's count"
 
 
 def test_rerun_after_a_crash_does_not_repeat_completed_requests(prefect_server, seeded_db, fake_provider, monkeypatch):
     from flows.prospect_outreach import prospect_outreach
 
     use_provider(monkeypatch, fake_provider, "anthropic", retries=1)
-    # researcher and router succeed, the writer's request fails twice (1 try + 1 retry): the batch fails.
-    fake_provider.set_faults(script=["ok", "ok", "500", "500"], retry_after_s=0.02)
+    # the researcher succeeds (the rules route, no request), the writer's request fails twice (1 try + 1 retry)
+    fake_provider.set_faults(script=["ok", "500", "500"], retry_after_s=0.02)
     with pytest.raises(RuntimeError, match=r"1 of 1 prospects failed.*provider failed"):
         asyncio.run(prospect_outreach([5]))
-    assert fake_provider.stats.total_requests == 4 and drafted() == 0
+    assert fake_provider.stats.total_requests == 3 and drafted() == 0
 
     fake_provider.reset_stats()
     fake_provider.set_faults(script=[])
@@ -66,8 +66,8 @@ def test_rerun_after_a_crash_does_not_repeat_completed_requests(prefect_server, 
     [outcome] = bg.join(120).outcomes
     assert outcome.outcome == "rejected" and drafted() == 1
 
-    assert fake_provider.stats.total_requests == 1, "only the writer was asked again; research and routing replayed"
-    assert usage()[0] == 3, "two requests from the first run, one from the second"
+    assert fake_provider.stats.total_requests == 1, "only the writer was asked again; the research replayed"
+    assert usage()[0] == 2, "one request from the first run, one from the second"
 
 
 def test_budget_stops_a_run_before_it_overspends(prefect_server, seeded_db, fake_provider, monkeypatch):
@@ -81,5 +81,5 @@ def test_budget_stops_a_run_before_it_overspends(prefect_server, seeded_db, fake
     with pytest.raises(RuntimeError, match=r"token budget \(2,500\) would be exceeded.*Nothing more was sent"):
         bg.join(120)
     count, tokens_in, tokens_out = usage()
-    assert 0 < count < 12 and tokens_in + tokens_out <= 2500
+    assert 0 < count < 8 and tokens_in + tokens_out <= 2500
     assert fake_provider.stats.total_requests == count, "nothing was sent past the budget"
