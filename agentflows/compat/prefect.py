@@ -82,6 +82,25 @@ async def answer_when_resumed(form: Any, flow_run_id: UUID, state: State, timeou
     return None
 
 
+# -- which pause a run waits on ------------------------------------------------------------------------------
+
+
+async def current_pause_key(flow_run_id: UUID) -> str | None:
+    """The key the run's current pause was made with, or None when the run is not paused (or suspended).
+
+    Relies on `pause_flow_run(key=...)` / `suspend_flow_run(key=...)` putting `key` into the Paused (or
+    Suspended) state's `state_details.pause_key`, and on `resume_flow_run` saving the answer under the
+    keyset `keyset_from_paused_state` derives from that same key: so the key read here names the pause a
+    resume now answers. A form field could be edited by whoever answers; the key cannot.
+    """
+    async with get_client() as client:
+        run = await client.read_flow_run(flow_run_id)
+    state = run.state
+    if state is None or not state.is_paused():
+        return None
+    return state.state_details.pause_key
+
+
 # -- resuming a run whose form is not saved yet ---------------------------------------------------------
 
 MISSING_FORM_SCHEMA = "schema not found"
