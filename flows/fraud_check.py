@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from agentflows.forms import FRAUD_REVIEW_PAUSE, FraudReview, pause_key
 from agentflows.fraud_templates import propose_template
-from agentflows.human_input import AnswerTimeout, wait_for_answer, waits_without_a_process
+from agentflows.human_input import AnswerTimeout, wait_for_answer
 from agentflows.markdown import Abbrev, Markdown, md_cell, md_code, md_link, md_quote, md_table, md_text
 from agentflows.prefect_env import artifact_url, flow_run_url
 from agentflows.settings import get_settings
@@ -187,12 +187,6 @@ def waiting_line(case_id: int, flow_run_id: str) -> str:
     return (
         f"waiting for an analyst: open {flow_run_url(flow_run_id)} or run "
         f"`agentflows fraud decide --case {case_id} --outcome 'confirm fraud|not fraud|escalate' --analyst NAME`"
-        + (
-            "; until then this run is suspended and holds no process (Prefect logs that as 'Finished in state "
-            "Suspended', as expected)"
-            if waits_without_a_process()
-            else ""
-        )
     )
 
 
@@ -203,11 +197,13 @@ async def ask_analyst(verdict: CaseVerdict, description: str) -> AnalystAnswer:
     command line answers only a run paused on the verdict the database holds.
     """
     settings = get_settings()
-    get_run_logger().info("%s", waiting_line(verdict.claim_id, str(current_flow_run.id)))
     form = FraudReview.with_initial_data(description=description)
     try:
         answer = await wait_for_answer(
-            form, timeout_s=settings.fraud_review_timeout_s, key=pause_key(FRAUD_REVIEW_PAUSE, verdict.digest, 1)
+            form,
+            timeout_s=settings.fraud_review_timeout_s,
+            key=pause_key(FRAUD_REVIEW_PAUSE, verdict.digest, 1),
+            waiting=waiting_line(verdict.claim_id, str(current_flow_run.id)),
         )
     except AnswerTimeout:
         return AnalystAnswer(action="timed_out")

@@ -26,7 +26,7 @@ from prefect.runtime import flow_run as current_flow_run
 from pydantic import BaseModel
 
 from agentflows.forms import APPROVAL_PAUSE, OutreachApproval, pause_key
-from agentflows.human_input import AnswerTimeout, served_by_a_worker, wait_for_answer, waits_without_a_process
+from agentflows.human_input import AnswerTimeout, served_by_a_worker, wait_for_answer
 from agentflows.markdown import md_cell, md_code, md_link, md_quote, md_table, md_table_artifact, md_text, source_cell
 from agentflows.prefect_env import artifact_url, flow_run_url
 from agentflows.settings import get_settings
@@ -205,12 +205,6 @@ def waiting_line(flow_run_id: str) -> str:
         f"waiting for a reviewer: open {flow_run_url(flow_run_id)} or run "
         f"`agentflows approve {flow_run_id} --variant N --reviewer NAME` "
         f"(or `agentflows reject {flow_run_id} --reviewer NAME --note WHY`)"
-        + (
-            "; until then this run is suspended and holds no process (Prefect logs that as 'Finished in state "
-            "Suspended', as expected)"
-            if waits_without_a_process()
-            else ""
-        )
     )
 
 
@@ -227,10 +221,12 @@ async def ask_reviewer(drafts: EmailDrafts, digest: str, description: str) -> De
         form = OutreachApproval.with_initial_data(
             description=(f"**Not accepted:** {md_cell(problem)}\n\n" if problem else "") + description
         )
-        logger.info("%s", waiting_line(str(current_flow_run.id)))
         try:
             answer = await wait_for_answer(
-                form, timeout_s=settings.approval_timeout_s, key=pause_key(APPROVAL_PAUSE, digest, attempt)
+                form,
+                timeout_s=settings.approval_timeout_s,
+                key=pause_key(APPROVAL_PAUSE, digest, attempt),
+                waiting=waiting_line(str(current_flow_run.id)),
             )
         except AnswerTimeout:
             return Decision(outcome="timed_out")

@@ -195,3 +195,44 @@ def test_a_suspended_run_keeps_its_pause_key_too(prefect_server):
         return await compat.current_pause_key(run.id)
 
     assert asyncio.run(main()) == "fraud-review-ab12-1"
+
+
+@flow(name="compat-fired-keys")
+async def _suspends_once() -> tuple[bool, int]:
+    from prefect.flow_runs import asuspend_flow_run
+
+    fired = compat.pause_already_fired("compat-fired-1")
+    answer = await asuspend_flow_run(wait_for_input=_Answer, timeout=60, key="compat-fired-1")
+    return fired, answer.value
+
+
+def test_a_replayed_run_knows_its_pause_key_fired(prefect_server):
+    """A resumed suspended run starts again from the top; by its suspend the key is among the run's fired pause
+    keys (and the suspend hands back the answer at once), on its first execution it is not."""
+    from prefect.flow_engine import run_flow_async
+
+    async def main() -> tuple[bool, int]:
+        deployment_id = await (await _suspends_once.ato_deployment(name="compat-fired")).apply()
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(deployment_id)
+            with pytest.raises(Pause):
+                await run_flow_async(_suspends_once, flow_run=run)
+            while True:
+                try:
+                    await aresume_flow_run(run.id, run_input={"value": 5})
+                    break
+                except RuntimeError as exc:
+                    assert compat.is_missing_form_schema(exc), exc
+                    await asyncio.sleep(0.2)
+            return await run_flow_async(_suspends_once, flow_run=await client.read_flow_run(run.id))
+
+    assert asyncio.run(main()) == (True, 5)
+    assert compat.pause_already_fired("compat-fired-1") is False  # outside a flow run
+
+
+def test_a_first_pause_has_not_fired(prefect_server):
+    @flow(name="compat-not-fired")
+    def first_time() -> bool:
+        return compat.pause_already_fired("never-paused-1")
+
+    assert first_time() is False
