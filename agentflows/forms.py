@@ -62,3 +62,13 @@ class FraudReview(RunInput):
     )
     analyst: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Your name (required)")
     note: str = Field(default="", max_length=2000, description="Optional: why, what you checked")
+
+
+class WorkspaceApproval(RunInput):
+    """Approve a proposed workspace change (it goes live for new runs) or reject it (nothing changes)."""
+
+    decision: Literal["approve", "reject"] = Field(
+        description="approve: new runs use the proposal; reject: nothing changes"
+    )
+    reviewer: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Your name (required)")
+    note: str = Field(default="", max_length=2000, description="Optional: why (required reading for a rejection)")

@@ -1,14 +1,20 @@
-"""The fraud team's template repository: one Markdown file per fraud tactic, read fresh at every run.
+"""The fraud team's template repository: one Markdown file per fraud tactic, in the workspace.
 
 The team teaches the fraud check a new tactic by adding a file, not by asking engineering: the
-conversation signal compares each claim message with the examples in these files, and because the
-folder is re-read at every `load_templates()` call, a new or edited file affects the very next
-check, with no restart. Every template carries `version`, the hash of its file's bytes, so a
-verdict records exactly which text it matched. A file that does not parse is skipped with a
-warning that names it and says why; the other templates still apply.
+conversation signal compares each claim message with the examples in these files. They live in the
+workspace (`fraud/templates/*.md`), so a run reads them from its workspace snapshot
+(`snapshot_templates`) and they are versioned, checked and approved like every other workspace
+file: a template that does not parse makes the whole workspace invalid (`agentflows workspace
+check` names the file) and runs keep the last valid snapshot. Every template carries `version`, the
+hash of its text, so a verdict records exactly which text it matched.
 
-File format (see `agentflows/data/fraud_templates/README.md`): a YAML header between `---` lines
-with `name`, `tactic` and optional `claim_kinds`, then example messages separated by blank lines.
+`AGENTFLOWS_FRAUD_TEMPLATES_DIR` points the check at another folder instead (an operator's switch):
+that folder is re-read at every `load_templates()` call, as before the workspace existed, and a bad
+file there is skipped with a warning that names it and says why; the other templates still apply.
+
+File format (see `agentflows/data/workspace/fraud/templates/README.md`): a YAML header between
+`---` lines with `name`, `tactic` and optional `claim_kinds`, then example messages separated by
+blank lines.
 """
 
 from __future__ import annotations
@@ -16,15 +22,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 
 from agentflows.settings import get_settings
+from agentflows.workspace import Snapshot, workspace_dir
 
-SHIPPED = Path(__file__).parent / "data" / "fraud_templates"
+TEMPLATES_FOLDER = "fraud/templates"
+"""Where the templates sit in a workspace (drafts under review in `proposed/`, which snapshots leave out)."""
+SHIPPED = Path(__file__).parent / "data" / "workspace" / "fraud" / "templates"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}$")
 CLAIM_KINDS = {"not_received", "arrived_broken", "refund_request"}
 log = logging.getLogger(__name__)
@@ -72,15 +81,33 @@ class TemplateSet:
 
 
 def templates_dir() -> Path:
-    """The folder in use; the default one is created with the shipped samples the first time."""
+    """The folder templates are read from and written to: `AGENTFLOWS_FRAUD_TEMPLATES_DIR`, else the
+    active workspace's `fraud/templates/` (the workspace is filled with the shipped samples on first use)."""
     settings = get_settings()
     if settings.fraud_templates_dir is not None:
         return settings.fraud_templates_dir.expanduser().resolve()
-    folder = settings.data_dir / "fraud_templates"
-    if not folder.exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(SHIPPED, folder)
+    folder = workspace_dir() / TEMPLATES_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    _warn_about_the_old_folder(settings.data_dir / "fraud_templates", folder)
     return folder
+
+
+_warned: set[Path] = set()
+
+
+def _warn_about_the_old_folder(old: Path, new: Path) -> None:
+    """Before the workspace, templates lived in `data_dir/fraud_templates/`: say once where they go now."""
+    if old in _warned or not old.is_dir():
+        return
+    _warned.add(old)
+    missing = sorted(p.name for p in old.glob("*.md") if p.name.lower() != "readme.md" and not (new / p.name).exists())
+    if missing:
+        log.warning(
+            "%s holds fraud templates the check no longer reads (%s); move them to %s",
+            old,
+            ", ".join(missing),
+            new,
+        )
 
 
 def parse_template(path: Path) -> FraudTemplate:
@@ -90,6 +117,11 @@ def parse_template(path: Path) -> FraudTemplate:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TemplateError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_template_text(path, text, hashlib.sha256(raw).hexdigest()[:12])
+
+
+def parse_template_text(path: Path, text: str, version: str) -> FraudTemplate:
+    """One template from a file's text (a folder's file or a workspace snapshot's); `path` names it in errors."""
     match = re.match(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", text, re.S)
     if match is None:
         raise TemplateError(f"{path.name}: no YAML header; the file must start with a '---' line, then name/tactic")
@@ -124,8 +156,34 @@ def parse_template(path: Path) -> FraudTemplate:
         examples=examples,
         claim_kinds=tuple(kinds),
         path=path,
-        version=hashlib.sha256(raw).hexdigest()[:12],
+        version=version,
     )
+
+
+def _template_set(folder: Path, parsed: list[FraudTemplate | TemplateProblem]) -> TemplateSet:
+    """Templates in file-name order; a later file with a name already taken becomes a problem."""
+    templates: dict[str, FraudTemplate] = {}
+    problems: list[TemplateProblem] = []
+    for item in parsed:
+        if isinstance(item, TemplateProblem):
+            problems.append(item)
+        elif item.name in templates:
+            first = templates[item.name].path.name
+            problems.append(TemplateProblem(item.path, f"duplicate name {item.name!r} (already defined in {first})"))
+        else:
+            templates[item.name] = item
+    return TemplateSet(folder=folder, templates=tuple(templates.values()), problems=tuple(problems))
+
+
+def _parsed(path: Path, parse: Any) -> FraudTemplate | TemplateProblem:
+    try:
+        return cast(FraudTemplate, parse())
+    except TemplateError as exc:
+        return TemplateProblem(path, str(exc).removeprefix(f"{path.name}: "))
+
+
+def _is_template_name(name: str) -> bool:
+    return not name.startswith(("_", ".")) and name.lower() != "readme.md"
 
 
 def load_templates(folder: Path | None = None) -> TemplateSet:
@@ -136,24 +194,37 @@ def load_templates(folder: Path | None = None) -> TemplateSet:
     folder = folder or templates_dir()
     if not folder.is_dir():
         raise TemplateError(f"fraud template folder {folder} does not exist (AGENTFLOWS_FRAUD_TEMPLATES_DIR)")
-    templates: dict[str, FraudTemplate] = {}
-    problems: list[TemplateProblem] = []
-    for path in sorted(folder.glob("*.md")):
-        if path.name.startswith(("_", ".")) or path.name.lower() == "readme.md":
-            continue
-        try:
-            template = parse_template(path)
-        except TemplateError as exc:
-            problems.append(TemplateProblem(path, str(exc).removeprefix(f"{path.name}: ")))
-            continue
-        if template.name in templates:
-            first = templates[template.name].path.name
-            problems.append(TemplateProblem(path, f"duplicate name {template.name!r} (already defined in {first})"))
-            continue
-        templates[template.name] = template
-    for problem in problems:
+    found = _template_set(
+        folder,
+        [
+            _parsed(path, lambda path=path: parse_template(path))
+            for path in sorted(folder.glob("*.md"))
+            if _is_template_name(path.name)
+        ],
+    )
+    for problem in found.problems:
         log.warning("fraud template skipped: %s", problem)
-    return TemplateSet(folder=folder, templates=tuple(templates.values()), problems=tuple(problems))
+    return found
+
+
+def snapshot_templates(snapshot: Snapshot) -> TemplateSet:
+    """The templates of a workspace snapshot (`fraud/templates/*.md`), versioned by the snapshot's file versions.
+
+    Problems are returned, not logged: the workspace check refuses a snapshot with any (see
+    `agents.fraud.config`), so a run never uses a template set with a broken file in it.
+    """
+    folder = Path(snapshot.source or ".") / TEMPLATES_FOLDER
+    return _template_set(
+        folder,
+        [
+            _parsed(
+                Path(rel),
+                lambda rel=rel: parse_template_text(Path(rel), snapshot.text(rel), snapshot.version(rel)),
+            )
+            for rel in snapshot.paths(TEMPLATES_FOLDER, (".md",))
+            if _is_template_name(rel.rsplit("/", 1)[-1])
+        ],
+    )
 
 
 def add_template(name: str, tactic: str, examples: list[str], claim_kinds: list[str] | None = None) -> Path:
@@ -199,8 +270,9 @@ def anonymise(text: str) -> str:
 def propose_template(claim_id: int, claim_kind: str, message: str, analyst: str, note: str) -> Path:
     """A draft template from a confirmed fraud that matched no template, under `proposed/`: not active.
 
-    The loader reads only the folder's top level, so a proposal changes nothing until a person moves
-    (and edits) it into the folder: activating a tactic stays a human decision.
+    The loader reads only the folder's top level and workspace snapshots leave `proposed/` out, so a
+    proposal changes nothing until a person moves (and edits) it into the folder: activating a
+    tactic stays a human decision.
     """
     folder = templates_dir() / PROPOSED_DIR
     folder.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the project database. Default: SQLite file under data_dir.",
     )
+    workspace: Path | None = Field(
+        default=None,
+        description=(
+            "The workspace folder a team edits (agents, writers, knowledge, fraud rules). Default: "
+            "data_dir/workspace, filled with the shipped defaults on first use."
+        ),
+    )
 
     # --- models --------------------------------------------------------------------------------
     model: str | None = Field(
@@ -161,10 +168,13 @@ class Settings(BaseSettings):
     )
     mail_from: str = "Agentflows Demo <outreach@agentflows.example>"
     sender_name: str = Field(default="Sam Rivera", description="Who signs outreach emails.")
-    seller_company: str = "Northwind Analytics"
-    seller_offer: str = Field(
-        default="a managed analytics platform that turns operational data into weekly decisions",
-        description="One line on what we sell; writers build every email around it.",
+    seller_company: str | None = Field(
+        default=None,
+        description="Override: who we are. Default: `company` in the workspace's knowledge (knowledge/company.md).",
+    )
+    seller_offer: str | None = Field(
+        default=None,
+        description="Override: one line on what we sell. Default: `offer` in the workspace's knowledge.",
     )
     web_timeout_s: float = Field(default=8.0, gt=0)
     web_max_bytes: int = Field(default=2_000_000, gt=0)
@@ -226,13 +236,16 @@ class Settings(BaseSettings):
     fraud_templates_dir: Path | None = Field(
         default=None,
         description=(
-            "Folder of fraudulent-message templates the fraud team edits (one .md file per tactic), re-read "
-            "at every run. Default: data_dir/fraud_templates, filled with the shipped samples on first use."
+            "Override: a folder of fraudulent-message templates (one .md file per tactic), re-read at every "
+            "run, instead of the workspace's fraud/templates/ (the default)."
         ),
     )
     fraud_calibration_file: Path | None = Field(
         default=None,
-        description="JSON with the risk weights and thresholds fit on the training split. Default: the shipped one.",
+        description=(
+            "Override: JSON with risk weights and thresholds, instead of the workspace's fraud/rules.yaml "
+            "(its hard rules still apply)."
+        ),
     )
     fraud_review_threshold: float | None = Field(
         default=None, ge=0, le=1, description="Override: deterministic risk at or above which a case is never cleared."

@@ -103,6 +103,18 @@ class OpaqueInputsDurability(PrefectDurability):
         return with_opaque_inputs(super().get_durable_operation_backend())
 
 
+def configured_model(role: str, file_model: str | None) -> str:
+    """The model spec for one agent: a per-role setting wins, then the workspace file's `model`, then the default.
+
+    The per-role setting (`AGENTFLOWS_AGENT_MODELS`) is the operator's switch (e.g. everything on a local
+    server in a test); the file's `model` is the domain team's choice; with neither, the global model.
+    """
+    settings = get_settings()
+    if role in settings.agent_models:
+        return settings.agent_models[role]
+    return file_model or settings.model_for(role)
+
+
 def durable_agent(
     *,
     name: str,
@@ -110,10 +122,14 @@ def durable_agent(
     output_type: type[OutputT],
     instructions: str,
     deps_type: type[DepsT] = type(None),  # type: ignore[assignment]
+    model_settings: dict[str, Any] | None = None,
+    output_retries: int | None = None,
 ) -> Agent[DepsT, OutputT]:
     """A pydantic-ai agent whose model requests run as Prefect tasks when called inside a flow.
 
     `model` is a spec string from settings (see `agents.models`) or a ready `Model` (tests).
+    `instructions`, `model_settings` and `output_retries` come from the agent's workspace file
+    (`agents.workspace.agent_files.AgentFile`); unset, the settings' defaults apply.
 
     Model-request tasks get no Prefect retries: the provider SDK already retries transient errors
     (see `agents.models`), and retrying there too would multiply attempts. `timeout_seconds` is a
@@ -132,7 +148,8 @@ def durable_agent(
         instructions=f"{instructions.strip()}\n\n{DATA_RULE}",
         name=name,
         deps_type=deps_type,
-        retries={"output": settings.output_retries, "tools": 1},
+        model_settings=model_settings,  # type: ignore[arg-type]  (a plain dict from the workspace file)
+        retries={"output": settings.output_retries if output_retries is None else output_retries, "tools": 1},
         capabilities=[
             OpaqueInputsDurability(
                 model_task_config=TaskConfig(

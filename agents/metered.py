@@ -10,8 +10,10 @@ slot, spends no budget and records no usage (it was not sent). For each request 
    per minute) per provider are taken around the request itself, shared by every process and
    worker talking to the same Prefect server (leased in batches: `agentflows.provider_limits`);
 3. the provider's reported usage and its price (pydantic-ai's `genai-prices` data) are written to
-   `model_usage` with the flow run and task run, so `agentflows usage` and budgets add up to what
-   the provider bills.
+   `model_usage` with the flow run, the task run and the workspace version the run uses (read from
+   `agentflows.workspace_context`, which the flow sets where it resolves its workspace: no argument
+   of ours reaches this deep), so `agentflows usage` and budgets add up to what the provider bills,
+   and the cost of a workspace change can be told apart from the one before it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from agentflows.db.usage import ModelUsage
 from agentflows.provider_limits import provider_slot
 from agentflows.redaction import scrub
 from agentflows.settings import get_settings
+from agentflows.workspace_context import current_workspace_version
 
 logger = logging.getLogger("agentflows.models")
 
@@ -50,6 +53,7 @@ class RequestContext:
     flow_name: str | None
     task_run_id: str | None
     agent: str | None
+    workspace_version: str | None = None
 
 
 def _request_context() -> RequestContext:
@@ -61,6 +65,7 @@ def _request_context() -> RequestContext:
         flow_name=flow_ctx.flow.name if flow_ctx and flow_ctx.flow else None,
         task_run_id=str(task_ctx.task_run.id) if task_ctx else None,
         agent=current_agent_name(),
+        workspace_version=current_workspace_version(),
     )
 
 
@@ -123,6 +128,7 @@ def _record_sync(ctx: RequestContext, provider: str, response: ModelResponse) ->
                 flow_name=ctx.flow_name,
                 task_run_id=ctx.task_run_id,
                 agent=ctx.agent,
+                workspace_version=ctx.workspace_version,
                 provider=provider,
                 model=response.model_name or "unknown",
                 input_tokens=usage.input_tokens,

@@ -4,13 +4,16 @@ Run it: `agentflows run fraud-check --case 42`. A risky case pauses with a revie
 Prefect UI ("Resume" on the run page): the signal table and the rationale are shown above the form.
 
 The story of one case:
+  0. take the workspace snapshot (agent files, fraud/rules.yaml, templates) the whole run uses:
+     the one a sweep passed in, else the active one (`use_workspace`)
   1. load the claim; unknown ids fail here, before anything is written
   2. take the claim's `claim_checks` row (the lock): a claim being checked elsewhere is skipped,
      a claim already decided is an error naming the decision
   3. six sub-agents run concurrently, each computing its facts from SQL and interpreting them:
-     address, return distance, customer, tracking, payment, conversation (vs the template folder)
+     address, return distance, customer, tracking, payment, conversation (vs the templates)
   4. the orchestrator proposes a verdict; hard rules bound it (it can never clear a case whose
-     deterministic risk reaches the review threshold, nor block on its own)
+     deterministic risk reaches the review threshold or that a fraud team's hard rule holds for,
+     nor block on its own)
   5. clear / block: recorded automatically with the evidence, done
      review: recorded, shown as a markdown artifact, and the run pauses for an analyst:
      confirm fraud / not fraud / escalate, or `timed_out` after `fraud_review_timeout_s`
@@ -39,6 +42,7 @@ from agents.fraud.models import CaseVerdict, ClaimSummary, Decision
 from tasks.fraud.agents import judge, run_signals
 from tasks.fraud.cases import CaseBusyError, acquire_check, load_case, mark_failed_sync
 from tasks.fraud.decisions import HumanAction, record_auto_decision, record_human_decision
+from tasks.workspace import use_workspace, workspace_at
 
 # --- the review form (the UI renders `agentflows.forms.FraudReview`; `agentflows fraud decide` fills it) ---
 
@@ -155,7 +159,8 @@ def verdict_summary(claim: ClaimSummary, verdict: CaseVerdict) -> str:
         f"**Model proposed:** {md_code(verdict.proposal.decision)} (risk {verdict.proposal.risk_score:.2f}) · "
         f"**Rule:** {md_cell(verdict.rule, limit=300)}\n\n**Order** {claim.order_id} · **customer** "
         f"{claim.customer_id} · **claimed** {claim.amount_claimed:,.2f} of {claim.order_amount:,.2f} · "
-        f"**opened** {claim.opened_at:%Y-%m-%d %H:%M} UTC"
+        f"**opened** {claim.opened_at:%Y-%m-%d %H:%M} UTC\n\n**Workspace** {md_code(verdict.workspace_version)} · "
+        f"**rules** {md_code(f'fraud/rules.yaml@{verdict.rules_version}')}"
     )
 
 
@@ -214,10 +219,16 @@ async def ask_analyst(verdict: CaseVerdict, description: str) -> AnalystAnswer:
 
 
 @flow(name="fraud-check", flow_run_name="fraud-check-{case_id}", persist_result=True)
-async def fraud_check(case_id: int) -> FraudCheckResult:
-    """Check one claim; clear or block it automatically, or pause for an analyst's decision."""
+async def fraud_check(case_id: int, workspace_version: str | None = None) -> FraudCheckResult:
+    """Check one claim; clear or block it automatically, or pause for an analyst's decision.
+
+    `workspace_version`: the workspace snapshot to use (a sweep passes its own, so all its claims are
+    judged by the same rules); by default the active one at the run's start.
+    """
     logger = get_run_logger()
     flow_run_id = str(current_flow_run.id)
+    version = workspace_version or await use_workspace()
+    workspace = await asyncio.to_thread(workspace_at, version)
     claim = await load_case(case_id)
     try:
         await acquire_check(case_id, flow_run_id)
@@ -225,11 +236,11 @@ async def fraud_check(case_id: int) -> FraudCheckResult:
         logger.info("%s", exc)
         return FraudCheckResult(case_id=case_id, flow_run_id=flow_run_id, outcome="skipped", reason=str(exc))
     try:
-        signals, conversation = await run_signals(claim)
-        if conversation and conversation.template_problems:
-            for problem in conversation.template_problems:
-                logger.warning("fraud template skipped: %s", problem)
-        verdict = await judge(claim, signals, conversation)
+        signals, facts = await run_signals(claim, workspace)
+        conversation = facts.get("conversation")
+        for problem in getattr(conversation, "template_problems", []):
+            logger.warning("fraud template skipped: %s", problem)
+        verdict = await judge(claim, signals, facts, workspace)
         artifact_id = None
         if verdict.decision == "review":  # before the row says "awaiting review": whoever reads it finds the page
             artifact_id = await acreate_markdown_artifact(

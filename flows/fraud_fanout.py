@@ -9,6 +9,10 @@ a sweep does (`fraud-check` subflows, a bounded number at a time, paused reviews
 back). Nothing here coordinates the workers: a claim's `claim_checks` row is the lock, so two
 fan-outs, a fan-out and a sweep, or a retried chunk never check a claim twice.
 
+The fan-out takes the workspace snapshot once and passes its version to every chunk run (a
+parameter, visible in the UI): the chunks may start minutes later on other machines, and still all
+judge by the same rules; each loads that snapshot from the project database.
+
 Run it: "Run" on `fraud-fanout/on-demand` in the Prefect UI, or schedule it instead of `fraud-sweep`
 in `deployments/prefect.yaml` on a multi-worker pool.
 """
@@ -26,6 +30,7 @@ from pydantic import BaseModel
 
 from agentflows.settings import get_settings
 from flows.fraud_sweep import SweepSummary, check_one, select_undecided
+from tasks.workspace import use_workspace
 
 CHUNK_DEPLOYMENT = "fraud-claims/on-demand"
 
@@ -36,10 +41,14 @@ class FanoutSummary(BaseModel):
 
 
 @flow(name="fraud-claims", persist_result=True)
-async def fraud_claims(case_ids: list[int]) -> SweepSummary:
-    """Check these claims as a sweep would: `fraud-check` subflows, a bounded number at a time."""
+async def fraud_claims(case_ids: list[int], workspace_version: str | None = None) -> SweepSummary:
+    """Check these claims as a sweep would: `fraud-check` subflows, a bounded number at a time.
+
+    `workspace_version`: the fan-out's snapshot; started by hand without one, the active workspace.
+    """
+    version = workspace_version or await use_workspace()
     slots = asyncio.Semaphore(get_settings().fraud_sweep_concurrency)
-    items = list(await asyncio.gather(*(check_one(case_id, slots) for case_id in case_ids)))
+    items = list(await asyncio.gather(*(check_one(case_id, slots, version) for case_id in case_ids)))
     counts = dict(Counter(item.outcome for item in items))
     get_run_logger().info("checked %d claims: %s", len(items), counts)
     return SweepSummary(selected=len(case_ids), counts=counts, items=items)
@@ -50,6 +59,7 @@ async def fraud_fanout(since: datetime | None = None, limit: int = 500, chunks: 
     """Deal the undecided claims into `chunks` runs of `fraud-claims` for the work pool's workers."""
     if limit < 1 or chunks < 1:
         raise ValueError(f"limit and chunks must be at least 1, got limit={limit}, chunks={chunks}")
+    version = await use_workspace()
     case_ids = await select_undecided(since, limit)
     parts = [part for part in (case_ids[i::chunks] for i in range(chunks)) if part]
     fanout_id = str(current_flow_run.id)
@@ -57,7 +67,7 @@ async def fraud_fanout(since: datetime | None = None, limit: int = 500, chunks: 
         *(
             arun_deployment(
                 CHUNK_DEPLOYMENT,
-                parameters={"case_ids": part},
+                parameters={"case_ids": part, "workspace_version": version},
                 timeout=0,  # dispatch only: the chunks' own states tell how they went
                 idempotency_key=f"fraud-fanout:{fanout_id}:{i}",  # a retried fan-out starts no second chunk
                 tags=["fraud-fanout"],

@@ -7,6 +7,11 @@ provider or the database (the default SQLite Prefect server locks up beyond ~25 
 subflows). A run that pauses for its analyst gives its slot back: waiting costs nothing, and a
 handful of risky cases cannot stall the rest of the sweep. A claim that another sweep or worker
 is already checking comes back `skipped` (the `claim_checks` lock), never checked twice.
+
+The sweep takes the workspace snapshot once, at its start, and passes its version to every
+`fraud-check` it starts: all claims of one sweep are judged by the same rules, agent files and
+templates, even if the workspace changes while the sweep runs (a change applies to the next sweep),
+and each child shows the version it was given among its parameters.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from agentflows.markdown import md_table_artifact
 from agentflows.settings import get_settings
 from flows.fraud_check import FraudCheckResult, fraud_check, sweep_slot
 from tasks.fraud.cases import CaseAlreadyDecidedError, undecided_claims
+from tasks.workspace import use_workspace
 
 
 class SweepItem(BaseModel):
@@ -50,8 +56,8 @@ async def select_undecided(since: datetime | None, limit: int) -> list[int]:
     return await asyncio.to_thread(undecided_claims, since, limit)
 
 
-async def check_one(case_id: int, slots: asyncio.Semaphore) -> SweepItem:
-    """One `fraud-check` subflow holding a slot until it finishes or starts waiting for an analyst."""
+async def check_one(case_id: int, slots: asyncio.Semaphore, workspace_version: str | None = None) -> SweepItem:
+    """One `fraud-check` subflow (on the given workspace version) holding a slot until it finishes or waits."""
     await slots.acquire()
     released = False
 
@@ -63,7 +69,7 @@ async def check_one(case_id: int, slots: asyncio.Semaphore) -> SweepItem:
 
     try:
         with sweep_slot(release):
-            result: FraudCheckResult = await fraud_check(case_id)
+            result: FraudCheckResult = await fraud_check(case_id, workspace_version=workspace_version)
         return SweepItem(
             case_id=case_id, outcome=result.outcome, flow_run_id=result.flow_run_id, risk=result.deterministic_risk
         )
@@ -81,10 +87,16 @@ async def fraud_sweep(since: datetime | None = None, limit: int = 500) -> SweepS
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     logger = get_run_logger()
+    version = await use_workspace()
     case_ids = await select_undecided(since, limit)
     slots = asyncio.Semaphore(get_settings().fraud_sweep_concurrency)
-    logger.info("sweeping %d undecided claims, %d at a time", len(case_ids), get_settings().fraud_sweep_concurrency)
-    items = list(await asyncio.gather(*(check_one(cid, slots) for cid in case_ids)))
+    logger.info(
+        "sweeping %d undecided claims, %d at a time, on workspace %s",
+        len(case_ids),
+        get_settings().fraud_sweep_concurrency,
+        version,
+    )
+    items = list(await asyncio.gather(*(check_one(cid, slots, version) for cid in case_ids)))
     counts = dict(Counter(item.outcome for item in items))
     if items:
         await acreate_table_artifact(

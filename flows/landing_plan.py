@@ -4,10 +4,13 @@ Run it from the landing page's webhook (`POST /webhooks/landing/form-submitted?w
 with the plan when it is ready in time) or from the Prefect UI ("Run" on `landing-plan/on-demand`).
 
 The story:
-  1. fetch the visitor's website and find their company in the CRM by email domain (concurrently;
-     a dead or non-public site is noted in the plan, not fatal)
-  2. the planner writes the plan, every channel idea citing the facts it rests on
-  3. the plan is stored for `GET /plans/{flow_run_id}` and shown as an artifact
+  1. fetch the visitor's website, find their company in the CRM by email domain and resolve the
+     run's workspace, all three concurrently (a dead or non-public site is noted in the plan, not
+     fatal; the workspace read hides behind the fetch, so this real-time path pays nothing for it)
+  2. the planner, as the workspace's `agents/landing-planner.yaml` configures it, writes the plan
+     from those facts and the seller's knowledge that fits the visitor, every channel idea citing
+     the facts it rests on
+  3. the plan is stored with the workspace version for `GET /plans/{flow_run_id}` and shown as an artifact
 """
 
 from __future__ import annotations
@@ -27,13 +30,17 @@ from agentflows.db.crm import Account, Contact, Deal, DealStage
 from agentflows.db.webhooks import LandingPlan
 from agentflows.markdown import md_cell, md_code, md_table, md_text, source_cell
 from agentflows.settings import get_settings
+from agentflows.workspace_context import using_workspace
+from agents.durable import configured_model
 from agents.landing import planner
 from agents.landing.plan import CrmMatch, MarketingPlan, PlannerInput, Visitor
 from agents.outreach.brief import WebFindings
 from agents.prompting import render_prompt
+from agents.workspace import Workspace
 from tasks.crm import load_history_sync
 from tasks.generation import run_agent
 from tasks.web import fetch_page_text
+from tasks.workspace import use_workspace, workspace_at
 
 # Email domains shared by many companies: matching them to a CRM account would be a guess.
 
@@ -98,7 +105,9 @@ async def match_crm_account(email: str) -> CrmMatch | None:
     return await asyncio.to_thread(match_account_sync, email)
 
 
-def _save_plan_sync(flow_run_id: str, plan: MarketingPlan, match: CrmMatch | None, model: str) -> None:
+def _save_plan_sync(
+    flow_run_id: str, plan: MarketingPlan, match: CrmMatch | None, model: str, workspace_version: str
+) -> None:
     with session_scope() as session:
         if session.scalar(select(LandingPlan.id).where(LandingPlan.flow_run_id == flow_run_id)) is None:
             session.add(
@@ -108,17 +117,28 @@ def _save_plan_sync(flow_run_id: str, plan: MarketingPlan, match: CrmMatch | Non
                     account_id=match.account_id if match else None,
                     model=model,
                     plan=plan.model_dump(mode="json"),
+                    workspace_version=workspace_version,
                 )
             )
 
 
 @task(name="save-landing-plan", retries=2, retry_delay_seconds=1)
-async def save_plan(flow_run_id: str, plan: MarketingPlan, match: CrmMatch | None, model: str) -> None:
-    """Keep the plan for `GET /plans/{flow_run_id}` (idempotent per run)."""
-    await asyncio.to_thread(_save_plan_sync, flow_run_id, plan, match, model)
+async def save_plan(
+    flow_run_id: str, plan: MarketingPlan, match: CrmMatch | None, model: str, workspace_version: str
+) -> None:
+    """Keep the plan and the workspace version that wrote it for `GET /plans/{flow_run_id}` (idempotent per run)."""
+    await asyncio.to_thread(_save_plan_sync, flow_run_id, plan, match, model, workspace_version)
 
 
-def plan_markdown(plan: MarketingPlan) -> str:
+async def write_plan(data: PlannerInput, workspace: Workspace) -> tuple[MarketingPlan, str]:
+    """The planner's plan for `data` as `workspace` configures it, and the model spec that wrote it."""
+    file = workspace.agent(planner.NAME)
+    model = configured_model("planner", file.model)
+    prompt = render_prompt("Write the marketing plan.", planner.NAME, "planner-input", data)
+    return await run_agent(planner.planner(file, model), prompt, deps=workspace.knowledge), model
+
+
+def plan_markdown(plan: MarketingPlan, workspace_version: str | None = None) -> str:
     """The plan as the run's artifact; every text in it is model output grounded in an untrusted website."""
     ideas = "\n".join(
         f"{i}. **{md_cell(c.channel)}**: {md_cell(c.idea)} _({md_cell(c.rationale)}; facts "
@@ -135,21 +155,26 @@ def plan_markdown(plan: MarketingPlan) -> str:
     return (
         f"# Marketing plan for {md_cell(plan.company)}\n\n{md_text(plan.positioning)}\n\n## Channels\n{ideas}\n\n"
         f"## 30/60/90\n{phases}\n\n## Facts\n{facts}\n\n## Caveats\n{caveats}"
+        + (f"\n\n_Workspace version {md_code(workspace_version)}._" if workspace_version else "")
     )
 
 
 @flow(name="landing-plan", persist_result=True)
 async def landing_plan(visitor: Visitor) -> MarketingPlan:
-    """A marketing plan for a landing-page visitor, grounded in their site and our CRM."""
+    """A marketing plan for a landing-page visitor, grounded in their site, our CRM and our knowledge."""
     settings = get_settings()
     flow_run_id = str(current_flow_run.id)
-    web, match = await asyncio.gather(fetch_visitor_website(visitor.website), match_crm_account(visitor.email))
-    data = PlannerInput(
-        visitor=visitor, web=web, crm=match, seller_company=settings.seller_company, offer=settings.seller_offer
+    web, match, version = await asyncio.gather(
+        fetch_visitor_website(visitor.website), match_crm_account(visitor.email), use_workspace()
     )
-    model = settings.model_for("planner")
-    prompt = render_prompt("Write the marketing plan.", planner.NAME, "planner-input", data)
-    plan = await run_agent(planner.planner(model), prompt)
-    await save_plan(flow_run_id, plan, match, model)
-    await acreate_markdown_artifact(markdown=plan_markdown(plan), key="landing-plan", description=md_cell(plan.company))
+    workspace = await asyncio.to_thread(workspace_at, version)
+    data = planner.planner_input(
+        visitor, web, match, workspace.knowledge, seller_company=settings.seller_company, offer=settings.seller_offer
+    )
+    with using_workspace(version):  # the usage rows of the planner's model requests record it
+        plan, model = await write_plan(data, workspace)
+    await save_plan(flow_run_id, plan, match, model, version)
+    await acreate_markdown_artifact(
+        markdown=plan_markdown(plan, version), key="landing-plan", description=md_cell(plan.company)
+    )
     return plan

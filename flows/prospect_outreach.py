@@ -6,9 +6,13 @@ prospect's drafts then get their own `outreach-approval` run, paused with an app
 reps approve in any order from the Prefect UI ("Resume" on the run page) or `agentflows approve`.
 
 The story:
-  1. load every prospect's CRM profile and account history in one set-wise task (unknown ids stop here)
+  1. take the run's workspace snapshot (writers, routing, knowledge, agents' instructions; an invalid
+     edit is refused and the last valid version used), then load every prospect's CRM profile and
+     account history in one set-wise task (unknown ids stop here)
   2. per prospect: fetch the website (a dead site is noted, not fatal); the researcher writes a brief
-     of sourced facts; the router picks a writer; the writer drafts three variants; they are stored
+     of sourced facts, our own knowledge (`kb:`) among them; the workspace's routing rules pick a
+     writer (the router model only where they cannot); the writer drafts three variants; they are
+     stored with the workspace version that produced them
   3. per prospect, an approval run shows the drafts as a markdown artifact and pauses with the form
   4. approved: decision, CRM activity and outbox row in one transaction, then one SMTP send;
      rejected or timed out: the outcome is logged, nothing is sent
@@ -30,6 +34,7 @@ from agentflows.human_input import AnswerTimeout, served_by_a_worker, wait_for_a
 from agentflows.markdown import md_cell, md_code, md_link, md_quote, md_table, md_table_artifact, md_text, source_cell
 from agentflows.prefect_env import artifact_url, flow_run_url
 from agentflows.settings import get_settings
+from agentflows.workspace_context import using_workspace
 from agents.outreach.brief import (
     EmailDrafts,
     EmailVariant,
@@ -37,12 +42,11 @@ from agents.outreach.brief import (
     ProspectProfile,
     ResearchInput,
     StyleExample,
-    WriterInput,
 )
-from agents.outreach.router import RouteInput
+from agents.workspace import Workspace
 from tasks.crm import ProspectRecord, load_prospects
 from tasks.email import send_email
-from tasks.generation import choose_writer, draft_emails, research
+from tasks.generation import choose_writer, draft_emails, knowledge_for, model_of, research, writer_input
 from tasks.memory import angles_to_avoid, style_examples
 from tasks.outreach import (
     Decision,
@@ -55,6 +59,7 @@ from tasks.outreach import (
 )
 from tasks.usage import publish_usage
 from tasks.web import fetch_website
+from tasks.workspace import use_workspace, workspace_at
 
 # --- the approval form (the UI renders `agentflows.forms.OutreachApproval`; `agentflows approve` fills it) ---
 
@@ -127,6 +132,7 @@ def drafts_markdown(
     digest: str,
     flow_run_id: str,
     examples: list[StyleExample],
+    versions: str = "",
 ) -> str:
     """What the reviewer reads in the run's Artifacts tab: the brief with its sources, then the three drafts.
 
@@ -147,6 +153,7 @@ def drafts_markdown(
         offline_note,
         f"**Writer:** {md_code(writer)} · **Model:** {md_code(model)} · **Web:** {md_cell(brief.web_source, limit=120)}"
         f" · **Digest:** {md_code(digest)}",
+        *([f"**Workspace:** {versions}"] if versions else []),
         f"\n## Brief\n{md_text(brief.summary)}\n\n{facts}",
         "\n**Likely pains:** " + "; ".join(md_cell(p) for p in brief.pains),
     ]
@@ -238,31 +245,46 @@ async def ask_reviewer(drafts: EmailDrafts, digest: str, description: str) -> De
     raise RuntimeError("20 approval answers in a row could not be accepted; giving up without sending")
 
 
-async def draft_for(record: ProspectRecord, batch_run_id: str) -> SavedDrafts:
+def workspace_line(workspace: Workspace, writer: str) -> str:
+    """The versions behind a set of drafts, as the reviewer sees them: the snapshot and the writer's file."""
+    file = workspace.writers.get(writer)
+    return f"version {md_code(workspace.version)}" + (
+        f" · writer file {md_code(workspace.snapshot.ref(file.path))}" if file else ""
+    )
+
+
+async def draft_for(record: ProspectRecord, batch_run_id: str, workspace: Workspace) -> SavedDrafts:
     """Web + CRM -> brief -> writer -> three drafts, stored for review. Model calls are tasks."""
-    settings = get_settings()
     profile = record.profile
     async with drafting_slots():
         web = await fetch_website(f"https://{profile.domain}/")
+        history_text = " ".join(f"{h.subject} {h.text}" for h in record.history)
         brief = await research(
-            ResearchInput(prospect=profile, history=record.history, web=web, prior_outreach=record.prior_outreach)
-        )
-        route = await choose_writer(RouteInput(prospect=profile, brief=brief))
-        context = " ".join([brief.summary, *(f.text for f in brief.facts)])
-        examples = await style_examples(route.writer.value, context)
-        drafts = await draft_emails(
-            WriterInput(
+            ResearchInput(
                 prospect=profile,
-                brief=brief,
-                writer=route.writer,
-                seller_company=settings.seller_company,
-                offer=settings.seller_offer,
-                sender_name=settings.sender_name,
+                history=record.history,
+                web=web,
+                prior_outreach=record.prior_outreach,
+                knowledge=knowledge_for(profile, workspace, history_text),
+            ),
+            workspace,
+        )
+        route = await choose_writer(profile, brief, workspace)
+        context = " ".join([brief.summary, *(f.text for f in brief.facts)])
+        examples = await style_examples(route.writer, context)
+        drafts = await draft_emails(
+            writer_input(
+                profile,
+                brief,
+                route.writer,
+                workspace,
                 avoid_angles=angles_to_avoid(record.prior_outreach),
                 style_examples=examples,
-            )
+            ),
+            workspace,
         )
-    return await save_drafts(batch_run_id, profile, route.writer, settings.model_for("writer"), brief, drafts, examples)
+    model = model_of(route.writer, workspace)
+    return await save_drafts(batch_run_id, profile, route.writer, model, brief, drafts, examples, workspace.version)
 
 
 @flow(name="outreach-approval", flow_run_name="outreach-approval-{draft_id}", persist_result=True)
@@ -271,15 +293,19 @@ async def outreach_approval(draft_id: int) -> ProspectOutcome:
     flow_run_id = str(current_flow_run.id)
     review = await open_review(draft_id, flow_run_id)
     profile = review.profile
+    versions = ""
+    if review.workspace_version:
+        versions = workspace_line(await asyncio.to_thread(workspace_at, review.workspace_version), review.writer)
     markdown = drafts_markdown(
         profile,
         review.brief,
-        review.writer.value,
+        review.writer,
         review.model,
         review.drafts,
         review.digest,
         flow_run_id,
         review.style_examples,
+        versions,
     )
     artifact_id = await acreate_markdown_artifact(
         markdown=markdown,
@@ -295,16 +321,16 @@ async def outreach_approval(draft_id: int) -> ProspectOutcome:
         prospect_id=profile.contact_id,
         flow_run_id=flow_run_id,
         outcome=decision.outcome,
-        writer=review.writer.value,
+        writer=review.writer,
         variant=decision.variant,
         reviewer=decision.reviewer,
         message_id=message_id,
     )
 
 
-async def draft_and_review(record: ProspectRecord, batch_run_id: str) -> ProspectOutcome:
+async def draft_and_review(record: ProspectRecord, batch_run_id: str, workspace: Workspace) -> ProspectOutcome:
     """Draft, then review: in this process (a paused subflow), or as its own run that holds no process."""
-    saved = await draft_for(record, batch_run_id)
+    saved = await draft_for(record, batch_run_id, workspace)
     if served_by_a_worker():
         approval_run_id = await start_approval_run(saved.draft_id)
         return ProspectOutcome(
@@ -319,9 +345,13 @@ async def prospect_outreach(prospect_ids: list[int]) -> OutreachSummary:
     if not prospect_ids:
         raise ValueError("prospect_ids is empty: pass at least one contact id")
     batch_run_id = str(current_flow_run.id)
+    workspace = await asyncio.to_thread(workspace_at, await use_workspace())  # one snapshot for the whole run
     records = await load_prospects(list(dict.fromkeys(prospect_ids)))  # unknown ids fail here, before any work
     ids = list(records)
-    results = await asyncio.gather(*(draft_and_review(records[i], batch_run_id) for i in ids), return_exceptions=True)
+    with using_workspace(workspace.version):  # usage rows of every model request record it
+        results = await asyncio.gather(
+            *(draft_and_review(records[i], batch_run_id, workspace) for i in ids), return_exceptions=True
+        )
     outcomes = [
         r
         if isinstance(r, ProspectOutcome)

@@ -79,27 +79,28 @@ def load_profiles_sync(contact_ids: Sequence[int]) -> dict[int, ProspectProfile]
 
 
 def pick_demo_prospects() -> list[int]:
-    """Three contacts that exercise three different writers: expansion, technical, executive.
+    """Three contacts that exercise three different writers (expansion, technical, executive when they exist).
 
     For `agentflows demo` and the end-to-end tests, from the seeded CRM (`agentflows.seed.crm`). It
-    lives here, not with the seed, because it routes CRM profiles the way the flow does.
+    lives here, not with the seed, because it routes CRM profiles the way the flow does: by the
+    active workspace's writers and rules.
     """
-    from agents.outreach.brief import WriterType
-    from agents.outreach.router import rule_route
+    from agents.workspace.routing import rule_route
+    from tasks.workspace import active_workspace
 
+    writers = list(active_workspace().writers.values())
     with session_scope() as session:
         ids = list(session.scalars(select(Contact.id).order_by(Contact.id).limit(300)))
-    wanted = [WriterType.EXISTING_CUSTOMER_EXPANSION, WriterType.TECHNICAL_BUYER, WriterType.NEW_LOGO_EXECUTIVE]
-    picked: dict[WriterType, int] = {}
+    preferred = ["existing-customer-expansion", "technical-buyer", "new-logo-executive"]
+    picked: dict[str, int] = {}
+    accounts: set[int] = set()
     for contact_id, profile in sorted(load_profiles_sync(ids).items()):
-        writer = rule_route(profile).writer
-        if (
-            writer in wanted
-            and writer not in picked
-            and profile.account_id not in {p for p in (load_profiles_sync([c])[c].account_id for c in picked.values())}
-        ):
+        writer = rule_route(profile, writers).writer
+        if writer is not None and writer not in picked and profile.account_id not in accounts:
             picked[writer] = contact_id
-    return [picked[w] for w in wanted if w in picked]
+            accounts.add(profile.account_id)
+    order = [w for w in preferred if w in picked] + [w for w in picked if w not in preferred]
+    return [picked[w] for w in order[:3]]
 
 
 # Our own outreach is account memory (`tasks.memory`: a brief's prior-outreach section), never a fact

@@ -18,9 +18,21 @@ from pydantic_ai.messages import ModelMessage, RetryPromptPart, ToolReturnPart
 
 import agents.catalog  # noqa: F401  (fills the offline model's composers; see the module docstring)
 from agentflows.settings import get_settings
+from agents.durable import configured_model
 from agents.outreach import researcher, router, writers
-from agents.outreach.brief import EmailDrafts, ProspectBrief, ResearchInput, Route, WriterInput
+from agents.outreach.brief import (
+    AngleIdea,
+    EmailDrafts,
+    KnowledgeFact,
+    ProspectBrief,
+    ProspectProfile,
+    ResearchInput,
+    Route,
+    WriterInput,
+)
 from agents.prompting import render_prompt
+from agents.workspace import Workspace
+from agents.workspace.routing import rule_route
 
 OutputT = TypeVar("OutputT")
 
@@ -64,20 +76,76 @@ async def run_agent(agent: Agent[Any, OutputT], prompt: str, deps: Any = None) -
     return result.output
 
 
-async def research(data: ResearchInput) -> ProspectBrief:
-    spec = get_settings().model_for("researcher")
+def knowledge_for(profile: ProspectProfile, workspace: Workspace, context: str = "") -> list[KnowledgeFact]:
+    """The seller's knowledge sections most relevant to this prospect (capped), as citable facts."""
+    query = f"{profile.industry} {profile.department} {profile.role} {profile.region} {context}"
+    if profile.is_customer:
+        query += " customer " + " ".join(profile.products_owned)
+    return [KnowledgeFact(source=s.source, title=s.title, text=s.text) for s in workspace.knowledge.relevant(query)]
+
+
+def seller(workspace: Workspace) -> tuple[str, str]:
+    """Who we are and what we offer: the workspace's knowledge, unless the settings override it."""
+    settings = get_settings()
+    return settings.seller_company or workspace.knowledge.company, settings.seller_offer or workspace.knowledge.offer
+
+
+def model_of(agent_name: str, workspace: Workspace) -> str:
+    """The model spec an agent of this workspace runs on (what the drafts table records)."""
+    if agent_name in workspace.writers:
+        return configured_model(writers.ROLE, workspace.writers[agent_name].model)
+    file = workspace.agent(agent_name)
+    role = {researcher.NAME: researcher.ROLE, router.NAME: router.ROLE}.get(agent_name, agent_name)
+    return configured_model(role, file.model)
+
+
+async def research(data: ResearchInput, workspace: Workspace) -> ProspectBrief:
+    file = workspace.agent(researcher.NAME)
     prompt = render_prompt("Write the prospect brief.", researcher.NAME, "research-input", data)
-    return await run_agent(researcher.researcher(spec), prompt)
+    agent = researcher.researcher(file, model_of(researcher.NAME, workspace))
+    return await run_agent(agent, prompt, deps=frozenset(k.source for k in data.knowledge))
 
 
-async def choose_writer(data: router.RouteInput) -> Route:
-    spec = get_settings().model_for("router")
-    prompt = render_prompt("Choose the writer.", router.NAME, "route-input", data)
-    return await run_agent(router.router(spec), prompt)
+async def choose_writer(profile: ProspectProfile, brief: ProspectBrief, workspace: Workspace) -> Route:
+    """The workspace's routing rules decide; the router model only where they cannot (see `agents.outreach.router`)."""
+    decided = rule_route(profile, list(workspace.writers.values()))
+    if decided.writer is not None:
+        return Route(writer=decided.writer, reason=decided.reason)
+    data = router.RouteInput(
+        prospect=profile,
+        brief=brief,
+        writers=[router.WriterChoice(name=w.name, description=w.description) for w in workspace.writers.values()],
+        candidates=list(decided.candidates),
+    )
+    return await ask_router(data, workspace, decided.reason)
 
 
-async def draft_emails(data: WriterInput) -> EmailDrafts:
-    spec = get_settings().model_for("writer")
+async def ask_router(data: router.RouteInput, workspace: Workspace, why: str = "no rule decided") -> Route:
+    """The router model's choice among `data.candidates` (any writer when empty); it must be one of them."""
+    prompt = render_prompt(f"Choose the writer ({why}).", router.NAME, "route-input", data)
+    agent = router.router(workspace.agent(router.NAME), model_of(router.NAME, workspace))
+    return await run_agent(agent, prompt, deps=frozenset(router.allowed(data)))
+
+
+def writer_input(
+    profile: ProspectProfile, brief: ProspectBrief, writer: str, workspace: Workspace, **memory: object
+) -> WriterInput:
+    """Everything a writer gets: the brief, who we are, its angle ideas and the claims we never make."""
+    company, offer = seller(workspace)
+    return WriterInput(
+        prospect=profile,
+        brief=brief,
+        writer=writer,
+        seller_company=company,
+        offer=offer,
+        sender_name=get_settings().sender_name,
+        angles=[AngleIdea(**a.model_dump()) for a in workspace.writers[writer].angles],
+        never_claim=list(workspace.knowledge.never_claim),
+        **memory,  # type: ignore[arg-type]  (avoid_angles, style_examples)
+    )
+
+
+async def draft_emails(data: WriterInput, workspace: Workspace) -> EmailDrafts:
+    file = workspace.writers[data.writer]
     prompt = render_prompt("Write the three email variants.", writers.NAME, "writer-input", data)
-    drafts = await run_agent(writers.writer(data.writer, spec), prompt, deps=data)
-    return drafts
+    return await run_agent(writers.writer(file, model_of(data.writer, workspace)), prompt, deps=data)

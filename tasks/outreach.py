@@ -19,7 +19,7 @@ from sqlalchemy import select
 from agentflows.db import session_scope
 from agentflows.db.base import utcnow
 from agentflows.db.crm import Activity, ActivityKind, OutreachDraft
-from agents.outreach.brief import EmailDrafts, ProspectBrief, ProspectProfile, StyleExample, WriterType
+from agents.outreach.brief import EmailDrafts, ProspectBrief, ProspectProfile, StyleExample
 from tasks.email import add_to_outbox
 
 Outcome = Literal["sent", "rejected", "timed_out"]
@@ -55,11 +55,12 @@ class SavedDrafts(BaseModel):
 def _save_draft_sync(
     batch_run_id: str,
     profile: ProspectProfile,
-    writer: WriterType,
+    writer: str,
     model: str,
     brief: ProspectBrief,
     drafts: EmailDrafts,
     examples: list[StyleExample],
+    workspace_version: str | None = None,
 ) -> SavedDrafts:
     digest = drafts_digest(brief, drafts)
     with session_scope() as session:
@@ -77,7 +78,8 @@ def _save_draft_sync(
             )
             session.add(row)
         if row.status == "awaiting_approval" and row.flow_run_id is None:  # never rewrite what a reviewer saw
-            row.writer = writer.value
+            row.writer = writer
+            row.workspace_version = workspace_version
             row.model = model
             row.brief = brief.model_dump(mode="json")
             row.variants = [v.model_dump(mode="json") for v in drafts.variants]
@@ -91,14 +93,17 @@ def _save_draft_sync(
 async def save_drafts(
     batch_run_id: str,
     profile: ProspectProfile,
-    writer: WriterType,
+    writer: str,
     model: str,
     brief: ProspectBrief,
     drafts: EmailDrafts,
     examples: list[StyleExample],
+    workspace_version: str | None = None,
 ) -> SavedDrafts:
     """Store the drafts a reviewer will see (once per batch and prospect), with the examples behind them."""
-    return await asyncio.to_thread(_save_draft_sync, batch_run_id, profile, writer, model, brief, drafts, examples)
+    return await asyncio.to_thread(
+        _save_draft_sync, batch_run_id, profile, writer, model, brief, drafts, examples, workspace_version
+    )
 
 
 class DraftForReview(BaseModel):
@@ -106,13 +111,14 @@ class DraftForReview(BaseModel):
 
     draft_id: int
     profile: ProspectProfile
-    writer: WriterType
+    writer: str
     model: str
     brief: ProspectBrief
     drafts: EmailDrafts
     digest: str
     status: str
     style_examples: list[StyleExample] = []
+    workspace_version: str | None = None
 
 
 def _open_review_sync(draft_id: int, flow_run_id: str) -> DraftForReview:
@@ -136,6 +142,7 @@ def _open_review_sync(draft_id: int, flow_run_id: str) -> DraftForReview:
             digest=row.digest,
             status=row.status,
             style_examples=row.style_examples or [],
+            workspace_version=row.workspace_version,
         )
     return DraftForReview(profile=load_profiles_sync([contact_id])[contact_id], **review)
 
@@ -159,7 +166,7 @@ def _record_decision_sync(review: DraftForReview, flow_run_id: str, decision: De
         "reviewer": decision.reviewer,
         "note": decision.note,
         "model": model,
-        "writer": review.writer.value,
+        "writer": review.writer,
     }
     with session_scope() as session:
         draft = session.get(OutreachDraft, review.draft_id)

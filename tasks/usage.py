@@ -14,28 +14,44 @@ from agentflows.db import session_scope
 from agentflows.db.usage import ModelUsage
 from agentflows.markdown import md_table_artifact
 
+GROUPS = {
+    "agent": ModelUsage.agent,
+    "flow_name": ModelUsage.flow_name,
+    "workspace_version": ModelUsage.workspace_version,
+}
+"""What a report may group by (besides the model): the agent, the flow, or the workspace version."""
+
 
 def usage_rows(*, flow_run_id: str | None = None, since: datetime | None = None, by: str = "agent") -> list[dict]:
-    """Requests, tokens and cost grouped by (`by`, model); `by` is `agent` or `flow_name`."""
-    group = ModelUsage.agent if by == "agent" else ModelUsage.flow_name
+    """Requests, tokens and cost grouped by (`by`, workspace version, model); `by` is a key of `GROUPS`.
+
+    The workspace version is always part of the group: a change to an agent's instructions or model
+    in the workspace changes what its requests cost, and a report that merged the versions would hide
+    that. Rows recorded before versions existed show `-`.
+    """
+    if by not in GROUPS:
+        raise ValueError(f"usage rows group by one of {sorted(GROUPS)}, not {by!r}")
+    group = GROUPS[by]
+    # with by=workspace_version the version is grouped twice: same groups, simpler code
+    keys = (group, ModelUsage.workspace_version, ModelUsage.model)
     query = select(
-        group,
-        ModelUsage.model,
+        *keys,
         func.count(ModelUsage.id),
         func.sum(ModelUsage.input_tokens),
         func.sum(ModelUsage.output_tokens),
         func.sum(ModelUsage.cost_usd),
         func.count(ModelUsage.cost_usd),
-    ).group_by(group, ModelUsage.model)
+    ).group_by(*keys)
     if flow_run_id is not None:
         query = query.where(ModelUsage.flow_run_id == flow_run_id)
     if since is not None:
         query = query.where(ModelUsage.created_at >= since)
     with session_scope() as session:
-        rows = session.execute(query.order_by(group, ModelUsage.model)).all()
+        rows = session.execute(query.order_by(*keys)).all()
     return [
         {
             by: name or "-",
+            "workspace_version": version or "-",
             "model": model,
             "requests": n,
             "input_tokens": int(tokens_in or 0),
@@ -44,7 +60,7 @@ def usage_rows(*, flow_run_id: str | None = None, since: datetime | None = None,
             "cost_usd": None if priced == 0 else round(float(cost or 0), 6),
             "priced_requests": priced,
         }
-        for name, model, n, tokens_in, tokens_out, cost, priced in rows
+        for name, version, model, n, tokens_in, tokens_out, cost, priced in rows
     ]
 
 

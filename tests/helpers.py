@@ -131,3 +131,20 @@ def seed_database(url: str, *seeders: Callable[[], object]) -> str:
         for seed in seeders:
             seed()
     return url
+
+
+def artifacts_markdown(flow_run_id: str) -> str:
+    """Every artifact of a flow run, as text (what the run's Artifacts tab shows)."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read() -> str:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)]))
+            )
+        return "\n".join(str(a.data) for a in found)
+
+    return asyncio.run(read())

@@ -21,6 +21,7 @@ from agents.outreach.brief import ResearchInput, WebFindings
 from tasks.crm import load_prospects_sync, pick_demo_prospects
 from tasks.generation import research
 from tasks.web import fetch_page_text
+from tests.agents.outreach_data import shipped_workspace
 
 
 def fetch(url: str) -> WebFindings:
@@ -58,7 +59,8 @@ def test_demo_briefs_carry_website_facts_from_the_local_sites(demo_sites: DemoSi
         assert web.url == f"https://{profile.domain}/"
         brief = asyncio.run(
             research(
-                ResearchInput(prospect=profile, history=record.history, web=web, prior_outreach=record.prior_outreach)
+                ResearchInput(prospect=profile, history=record.history, web=web, prior_outreach=record.prior_outreach),
+                shipped_workspace(),
             )
         )
         assert brief.web_source == f"used: https://{profile.domain}/"

@@ -35,8 +35,11 @@ RUN_TIME_FILES = (  # read by path at run time, not imported: the ones package-d
     "deployments/prefect.yaml",
     "agentflows/db/migrations/env.py",
     "agentflows/db/migrations/script.py.mako",
-    "agentflows/data/fraud_calibration.json",
-    "agentflows/data/fraud_templates/README.md",
+    "agentflows/data/workspace/fraud/rules.yaml",
+    "agentflows/data/workspace/fraud/templates/README.md",
+    "agentflows/data/workspace/writers/technical-buyer.md",
+    "agentflows/data/workspace/agents/outreach-researcher.yaml",
+    "agentflows/data/workspace/knowledge/company.md",
 )
 
 
@@ -78,7 +81,8 @@ def test_wheel_carries_every_module_and_run_time_file(wheel: Path) -> None:
     assert not shipped - names, f"tracked files the wheel leaves out: {sorted(shipped - names)}"
     assert set(RUN_TIME_FILES) <= names
     assert any(n.startswith("agentflows/db/migrations/versions/") and n.endswith(".py") for n in names)
-    assert len([n for n in names if n.startswith("agentflows/data/fraud_templates/") and n.endswith(".md")]) > 1
+    templates = "agentflows/data/workspace/fraud/templates/"
+    assert len([n for n in names if n.startswith(templates) and n.endswith(".md")]) > 1
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "agentflows = agentflows.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
@@ -102,7 +106,7 @@ from agentflows.fraud_templates import SHIPPED
 from agentflows.settings import get_settings
 from deployments.serve import SPEC_FILE, build_deployments, load_specs, run_directory
 from prefect.flows import load_flow_from_entrypoint
-from tasks.fraud.risk import SHIPPED_CALIBRATION
+from tasks.fraud.risk import SHIPPED_RULES
 
 settings = get_settings()
 upgrade()  # the shipped migrations, into the data dir the working directory's .env names
@@ -123,7 +127,7 @@ print(json.dumps({
     "database": Path(settings.db_url.removeprefix("sqlite:///")).is_file(),
     "migrations": [str(MIGRATIONS), len(list((MIGRATIONS / "versions").glob("*.py")))],
     "templates": [str(SHIPPED), len(list(SHIPPED.glob("*.md")))],
-    "calibration": [str(SHIPPED_CALIBRATION), SHIPPED_CALIBRATION.is_file()],
+    "calibration": [str(SHIPPED_RULES), SHIPPED_RULES.is_file()],
 }))
 """
 

@@ -48,6 +48,8 @@ def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
     from agentflows.seed.crm import seed_crm
     from deployments.up import Stack, run_up
     from tasks.crm import pick_demo_prospects
+    from tasks.generation import seller
+    from tasks.workspace import active_workspace
 
     settings = get_settings()
     upgrade()
@@ -56,7 +58,7 @@ def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
         f"[green]CRM ready[/] ({counts['accounts']} accounts, {counts['contacts']} contacts) at {settings.db_url}"
     )
     ids = prospect_ids or pick_demo_prospects()
-    sites = DemoSiteServer(build_sites(settings.seller_company)).start()
+    sites = DemoSiteServer(build_sites(seller(active_workspace())[0])).start()
     hosts = sites.hosts_mapping() | settings.web_hosts  # a mapping of the user's own wins
     os.environ["AGENTFLOWS_WEB_HOSTS"] = json.dumps(hosts)  # for the stack's children (runner, flow runs)
     console.print(

@@ -3,7 +3,7 @@
 agentflows run fraud-check --case N      check one claim (pauses in the UI when risky)
 agentflows run fraud-sweep [--since D]   check every undecided claim, a bounded number at a time
 agentflows eval fraud [--calibrate]      precision / recall / F1 / review rate on the held-out split
-agentflows templates list | add          the fraud team's template folder
+agentflows templates list | add          the fraud team's templates (the workspace's fraud/templates/)
 agentflows fraud cases | show | pending | decide    look at cases, answer a paused review
 """
 
@@ -105,30 +105,56 @@ def run_fraud_sweep(
 def eval_fraud(
     split: Annotated[str, typer.Option(help="holdout (default), train or all")] = "holdout",
     calibrate: Annotated[
-        bool, typer.Option(help="Refit weights and thresholds on the training split first and write them")
+        bool,
+        typer.Option(help="Refit weights and thresholds on the training split and write them as a workspace proposal"),
     ] = False,
-    write: Annotated[Path | None, typer.Option(help="Where --calibrate writes (default: the file in use)")] = None,
+    write: Annotated[
+        Path | None,
+        typer.Option(help="New folder --calibrate writes its proposal to (default: data_dir/proposals/...)"),
+    ] = None,
 ) -> None:
-    """Run the checks on the labelled claims; print precision, recall, F1, confusion matrix, review rate."""
+    """Run the checks on the labelled claims; print precision, recall, F1, confusion matrix, review rate.
+
+    With --calibrate, the refitted values are not applied: they are written as a proposal (a copy of
+    the active workspace whose fraud/rules.yaml has the new numbers), compared with the active one,
+    and activated only through `agentflows workspace propose DIR` and an approval.
+    """
     from agentflows.db.migrate import upgrade
+    from agentflows.settings import get_settings
     from flows.fraud_eval import fraud_eval
-    from tasks.fraud.evaluation import analyst_feedback_sync, evaluate
+    from tasks.fraud.evaluation import analyst_feedback_sync, compare_fraud, evaluate, propose_calibration
     from tasks.fraud.evaluation import calibrate as fit
-    from tasks.fraud.risk import calibration_path, load_calibration
+    from tasks.fraud.risk import CalibrationError, load_calibration
+    from tasks.workspace import active_workspace
 
     if split not in ("holdout", "train", "all"):
         raise fail(f"--split must be holdout, train or all; got {split!r}")
     upgrade()
     try:
+        workspace = active_workspace()
         if calibrate:
-            target = write or calibration_path()
-            calibration = fit(load_calibration() if calibration_path().exists() else None)
-            target.write_text(calibration.to_json())
-            console.print(f"calibration fit on the training split written to {target}: {calibration.fit}")
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            folder = (write or get_settings().data_dir / "proposals" / f"fraud-calibration-{stamp}").expanduser()
+            fitted = fit(load_calibration(workspace=workspace), workspace=workspace)
+            proposal = propose_calibration(fitted, workspace, folder)
+            comparison = compare_fraud(workspace, proposal, split)  # type: ignore[arg-type]
+            changes = Table("metric", "active", "proposed", title=f"Refitted values, {split} split")
+            for name in ("precision", "recall", "f1", "review_rate"):
+                changes.add_row(
+                    name, f"{getattr(comparison.active, name):.3f}", f"{getattr(comparison.proposed, name):.3f}"
+                )
+            console.print(changes)
+            console.print(
+                f"calibration fit on the training split ({fitted.fit.get('train_claims')} claims) written as a "
+                f"proposal to {escape(str(folder))} (fraud/rules.yaml only; {len(comparison.changes)} claims of the "
+                f"{split} split change verdict). Nothing is live yet: review and approve it with "
+                f"`agentflows workspace propose {escape(str(folder))}`, or copy its fraud/rules.yaml into your "
+                "workspace yourself."
+            )
         if _prefect_up():
             asyncio.run(fraud_eval(split))  # type: ignore[arg-type]
-        report = evaluate(split)  # type: ignore[arg-type]
-    except LookupError as exc:
+        report = evaluate(split, workspace=workspace)  # type: ignore[arg-type]
+    except (LookupError, CalibrationError, FileExistsError) as exc:
         raise fail(escape(str(exc))) from None
     table = Table("metric", "value", "goal", title=f"Fraud check, {split} split")
     for row in report.summary_rows():
@@ -156,6 +182,7 @@ def eval_fraud(
         "published as Prefect table artifacts 'fraud-eval-*'" if _prefect_up() else "no Prefect server: not published"
     )
     console.print(
+        f"workspace {report.workspace_version} (fraud/rules.yaml@{report.rules_version}); "
         f"review threshold {report.review_threshold:.3f}, block threshold {report.block_threshold:.3f}; "
         f"{report.claims} claims in {report.seconds:.1f}s; {where}. "
         + ("[green]goal met[/]" if report.meets_goal else "[red]goal NOT met[/]")
@@ -169,8 +196,9 @@ def eval_fraud(
 
 @templates_app.command("list")
 def templates_list() -> None:
-    """The templates the next fraud check will use, and the files it will skip (with why)."""
+    """The templates the next fraud check reads (the workspace's fraud/templates/), and any broken file."""
     from agentflows.fraud_templates import TemplateError, load_templates
+    from agentflows.settings import get_settings
 
     try:
         found = load_templates()
@@ -182,6 +210,11 @@ def templates_list() -> None:
     console.print(table)
     for problem in found.problems:
         console.print(f"[yellow]skipped[/] {escape(str(problem))}")
+    if found.problems and get_settings().fraud_templates_dir is None:
+        console.print(
+            "[red]the workspace is refused while a template does not parse[/]: runs keep the last valid "
+            "version until it is fixed (`agentflows workspace check` shows every problem)"
+        )
 
 
 @templates_app.command("add")

@@ -35,19 +35,18 @@ def show(account: Annotated[int, typer.Option(help="CRM account id")]) -> None:
 
 @memory_app.command("examples")
 def examples(
-    writer: Annotated[
-        str, typer.Option(help="new-logo-executive, technical-buyer, existing-customer-expansion, small-business-owner")
-    ],
+    writer: Annotated[str, typer.Option(help="A writer type: the name of a writers/<type>.md file in the workspace")],
     context: Annotated[str, typer.Option(help="Rank for this text (e.g. a brief); empty: newest first")] = "",
 ) -> None:
     """Reviewer examples for a writer; with --context, the ones a brief like that would get."""
     from agentflows.db.migrate import upgrade
-    from agents.outreach.brief import WriterType
     from tasks.memory import examples_sync, select_examples
+    from tasks.workspace import active_workspace
 
-    if writer not in {w.value for w in WriterType}:
-        raise fail(f"unknown writer {writer!r}; one of: {', '.join(w.value for w in WriterType)}")
     upgrade()
+    active = active_workspace().writers
+    if writer not in active:
+        raise fail(f"unknown writer {writer!r}; the workspace's writers are: {', '.join(active)}")
     found = examples_sync(writer)
     chosen = select_examples(found, context) if context else found
     table = Table("activity", "kind", "reviewer", "drafted", "final / note")

@@ -1,4 +1,8 @@
-"""`agentflows usage`: what the model requests cost, read from the usage table the metered model writes."""
+"""`agentflows usage`: what the model requests cost, read from the usage table the metered model writes.
+
+Every row shows the workspace version that made the requests, so the cost of a workspace change
+(new instructions, another model) shows beside the version before it; `--by workspace` totals by version.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ from agentflows.cli.common import app, console, fail
 @app.command()
 def usage(
     since: Annotated[str, typer.Option(help="How far back: 30m, 24h, 7d")] = "7d",
-    by: Annotated[str, typer.Option(help="Group by `flow` or `agent`")] = "flow",
+    by: Annotated[str, typer.Option(help="Group by `flow`, `agent` or `workspace` (version)")] = "flow",
 ) -> None:
-    """Model requests, tokens and estimated cost, by flow (or agent) and model."""
+    """Model requests, tokens and estimated cost per flow (or agent), workspace version and model."""
     import re
     from datetime import UTC, datetime, timedelta
 
@@ -23,19 +27,22 @@ def usage(
     from tasks.usage import usage_rows
 
     match = re.fullmatch(r"(\d+)([mhd])", since.strip())
-    if not match or by not in {"flow", "agent"}:
-        raise fail("--since takes a number and a unit (30m, 24h, 7d); --by takes flow or agent")
+    keys = {"flow": "flow_name", "agent": "agent", "workspace": "workspace_version"}
+    if not match or by not in keys:
+        raise fail("--since takes a number and a unit (30m, 24h, 7d); --by takes flow, agent or workspace")
     amount, unit = int(match[1]), match[2]
     unit_name = {"m": "minutes", "h": "hours", "d": "days"}[unit]
     start = datetime.now(UTC) - timedelta(**{unit_name: amount})
     upgrade()
-    key = "flow_name" if by == "flow" else "agent"
+    key = keys[by]
     rows = usage_rows(since=start, by=key)
-    table = Table(by, "model", "requests", "input tokens", "output tokens", "est. cost (USD)")
+    columns = (by,) if by == "workspace" else (by, "workspace")
+    table = Table(*columns, "model", "requests", "input tokens", "output tokens", "est. cost (USD)")
     for r in rows:
         cost = "unknown price" if r["cost_usd"] is None else f"{r['cost_usd']:.4f}"
         if r["cost_usd"] is not None and r["priced_requests"] < r["requests"]:
             cost += f" (+{r['requests'] - r['priced_requests']} unpriced)"
         tokens = f"{r['input_tokens']:,}", f"{r['output_tokens']:,}"
-        table.add_row(r[key], r["model"], f"{r['requests']:,}", *tokens, cost)
+        names = (r[key],) if by == "workspace" else (r[key], r["workspace_version"])
+        table.add_row(*names, r["model"], f"{r['requests']:,}", *tokens, cost)
     console.print(table if rows else f"no model requests since {start:%Y-%m-%d %H:%M} UTC")

@@ -164,6 +164,7 @@ class OutreachDraft(Base):
     # the reviewer examples the writer was given, so the reviewer (and `memory`) can see what shaped the drafts
     style_examples: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     digest: Mapped[str] = mapped_column(String(64))
+    workspace_version: Mapped[str | None] = mapped_column(String(16))  # the workspace snapshot that produced it
     status: Mapped[str] = mapped_column(String(20), default="awaiting_approval")
     reviewer: Mapped[str | None] = mapped_column(String(200))
     chosen_variant: Mapped[int | None] = mapped_column(Integer)

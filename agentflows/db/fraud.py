@@ -209,4 +209,5 @@ class FraudDecision(Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     templates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     verdict_digest: Mapped[str | None] = mapped_column(String(64))
+    workspace_version: Mapped[str | None] = mapped_column(String(16))  # the workspace snapshot that produced it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

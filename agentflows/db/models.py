@@ -5,4 +5,5 @@ from agentflows.db import (
     fraud,  # noqa: F401
     usage,  # noqa: F401
     webhooks,  # noqa: F401
+    workspace,  # noqa: F401
 )

@@ -20,6 +20,7 @@ class ModelUsage(Base):
     flow_name: Mapped[str | None] = mapped_column(String(100))
     task_run_id: Mapped[str | None] = mapped_column(String(64))
     agent: Mapped[str | None] = mapped_column(String(100))
+    workspace_version: Mapped[str | None] = mapped_column(String(16))  # the workspace snapshot that produced it
     provider: Mapped[str] = mapped_column(String(50))
     model: Mapped[str] = mapped_column(String(200))
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -61,4 +61,5 @@ class LandingPlan(Base):
     account_id: Mapped[int | None] = mapped_column(doc="The CRM account matched by email domain, if any")
     model: Mapped[str] = mapped_column(String(200))
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    workspace_version: Mapped[str | None] = mapped_column(String(16))  # the workspace snapshot that produced it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

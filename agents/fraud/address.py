@@ -8,26 +8,21 @@ from pydantic_ai import Agent
 
 from agents.durable import per_event_loop
 from agents.fraud.common import noisy_or, signal_agent
-from agents.fraud.models import AddressFacts, Evidence, SignalName, SignalReport
+from agents.fraud.models import SAME_DOOR_SIMILARITY, AddressFacts, Evidence, SignalName, SignalReport
+from agents.workspace.agent_files import AgentFile
 
 NAME = "fraud-signal-address"
 SIGNAL: SignalName = "address"
 FACTS = AddressFacts
-INSTRUCTIONS = """
-Your signal: the delivery address. Suspicious: it matches a known fraud address (same door: high
-fuzzy similarity and the same house/flat numbers), or many unrelated customers (other surnames) get
-deliveries there, as at a reshipping drop. Benign look-alikes: a neighbour of a fraud address
-(same street, other number), a household or an office shared by a few people.
-"""
 
 
 def assess(f: AddressFacts) -> SignalReport:
     """The deterministic rule: fraud-list match and reuse by unrelated customers, combined."""
     evidence: list[Evidence] = []
     listed = 0.0
-    if f.fraud_match_id is not None and f.fraud_match_similarity >= 85:
+    if f.fraud_match_id is not None and f.fraud_match_similarity >= SAME_DOOR_SIMILARITY:
         ref = f"fraud_address:{f.fraud_match_id}"
-        if f.fraud_match_same_number:
+        if f.on_fraud_list:
             listed = 0.85 if f.fraud_match_similarity >= 92 else 0.6
             evidence.append(
                 Evidence(
@@ -81,5 +76,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 
 
 @per_event_loop
-def agent(model: str) -> Agent[frozenset[str], SignalReport]:
-    return signal_agent(NAME, model, INSTRUCTIONS)
+def agent(file: AgentFile, model: str) -> Agent[frozenset[str], SignalReport]:
+    """The agent for the run's `agents/fraud-signal-....yaml` and model (another file version: another agent)."""
+    return signal_agent(file, model)

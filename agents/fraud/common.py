@@ -4,17 +4,25 @@ Every signal agent reads one signal's facts (computed from SQL, never by the mod
 deterministic rule's score and summary, and answers with a `SignalReport`. Its evidence may cite
 only row references present in the facts: an invented reference goes back to the model with the
 list of valid ones (`ModelRetry`), so each line an analyst reads traces to a real row.
+
+What each agent is told about its own signal, its model and settings come from its workspace file
+(`agents/fraud-signal-<signal>.yaml`, an `AgentFile`); `COMMON` (the task every signal agent shares,
+and what its answer must look like) and the output type stay in code, because they are the
+contract the flow relies on.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.models import Model
 
+from agentflows.workspace import shipped_snapshot
 from agents.durable import durable_agent
 from agents.fraud.models import SignalReport
+from agents.workspace.agent_files import AgentFile, parse_agent_file
 
 COMMON = """
 You check one fraud signal of a marketplace claim (a customer says an item was not received,
@@ -41,14 +49,24 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def signal_agent(name: str, model: Model | str, instructions: str) -> Agent[frozenset[str], SignalReport]:
-    """A durable signal agent whose evidence must cite refs from its facts (the deps)."""
+@cache
+def shipped_agent_file(name: str) -> AgentFile:
+    """The shipped `agents/<name>.yaml`: for callers outside a run (tests building an agent on a test model)."""
+    snapshot = shipped_snapshot()
+    path = f"agents/{name}.yaml"
+    return parse_agent_file(path, snapshot.text(path), dict(snapshot.files), snapshot.version(path))
+
+
+def signal_agent(file: AgentFile, model: Model | str) -> Agent[frozenset[str], SignalReport]:
+    """A durable signal agent configured by its workspace file, whose evidence must cite refs from its facts."""
     agent: Agent[Any, SignalReport] = durable_agent(
-        name=name,
+        name=file.name,
         model=model,
         output_type=SignalReport,
-        instructions=f"{COMMON}\n{instructions}",
+        instructions=f"{COMMON}\n{file.instructions}",
         deps_type=frozenset,
+        model_settings=file.settings_dict,
+        output_retries=file.output_retries,
     )
 
     @agent.output_validator

@@ -9,16 +9,11 @@ from pydantic_ai import Agent
 from agents.durable import per_event_loop
 from agents.fraud.common import noisy_or, plural, signal_agent
 from agents.fraud.models import CustomerFacts, Evidence, SignalName, SignalReport
+from agents.workspace.agent_files import AgentFile
 
 NAME = "fraud-signal-customer"
 SIGNAL: SignalName = "customer"
 FACTS = CustomerFacts
-INSTRUCTIONS = """
-Your signal: the claimant's own history. Suspicious: a brand-new account claiming on an expensive
-first order, an order far above the customer's usual basket, repeated claims within a year.
-Benign look-alikes: a new customer whose first parcel really got lost, a loyal high-spending
-customer with an occasional claim.
-"""
 
 
 def assess(f: CustomerFacts) -> SignalReport:
@@ -78,5 +73,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 
 
 @per_event_loop
-def agent(model: str) -> Agent[frozenset[str], SignalReport]:
-    return signal_agent(NAME, model, INSTRUCTIONS)
+def agent(file: AgentFile, model: str) -> Agent[frozenset[str], SignalReport]:
+    """The agent for the run's `agents/fraud-signal-....yaml` and model (another file version: another agent)."""
+    return signal_agent(file, model)

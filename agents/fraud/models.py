@@ -64,6 +64,10 @@ class Signal(BaseModel):
 # --- facts, one model per signal -------------------------------------------------------------------
 
 
+SAME_DOOR_SIMILARITY = 85.0
+"""Fuzzy similarity (0..100) from which a known-fraud address with the same house/flat numbers is the same door."""
+
+
 class AddressFacts(BaseModel):
     claim_id: int
     order_id: int
@@ -77,6 +81,15 @@ class AddressFacts(BaseModel):
     customers_at_address: int = Field(description="Distinct customers who had orders delivered to this address")
     unrelated_customers: int = Field(description="Of those, how many have another surname than the claimant")
     other_customer_ids: list[int] = Field(default_factory=list, description="Up to 10 of the other customers")
+
+    @property
+    def on_fraud_list(self) -> bool:
+        """The delivery address is a known fraud address: same door (similar enough, same numbers)."""
+        return (
+            self.fraud_match_id is not None
+            and self.fraud_match_similarity >= SAME_DOOR_SIMILARITY
+            and self.fraud_match_same_number
+        )
 
     def refs(self) -> set[str]:
         refs = {f"claim:{self.claim_id}", f"order:{self.order_id}", f"address:{self.delivery_address_id}"}
@@ -263,4 +276,6 @@ class CaseVerdict(BaseModel):
     rule: str = Field(description="Which hard rule changed the proposal, or 'model proposal kept'")
     signals: list[Signal]
     templates: list[TemplateMatch] = Field(default_factory=list, description="Template versions matched")
+    workspace_version: str = Field(default="", description="The workspace snapshot the check ran with")
+    rules_version: str = Field(default="", description="The version of its fraud/rules.yaml")
     digest: str

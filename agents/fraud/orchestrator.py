@@ -1,8 +1,10 @@
 """Orchestrator: combines the six signals into a `Verdict` (risk, clear/review/block, cited rationale).
 
 The model only proposes. The flow bounds the proposal with hard rules (`agents.fraud.rules.bound`):
-it can never clear a case whose deterministic risk is at or above the review threshold, nor block
-on its own. The rationale must cite evidence refs that the signals actually produced.
+it can never clear a case whose deterministic risk is at or above the review threshold, nor one a
+fraud team's hard rule holds for, nor block on its own. The rationale must cite evidence refs that
+the signals actually produced. What the model is told, its model and settings are the workspace's
+`agents/fraud-orchestrator.yaml`; the `Verdict` it must answer with is fixed here.
 """
 
 from __future__ import annotations
@@ -14,21 +16,12 @@ from pydantic_ai.models import Model
 
 from agents import offline
 from agents.durable import durable_agent, per_event_loop
+from agents.fraud.common import shipped_agent_file
 from agents.fraud.models import Decision, OrchestratorInput, Verdict
 from agents.fraud.rules import Calibration, rule_decision
+from agents.workspace.agent_files import AgentFile
 
 NAME = "fraud-orchestrator"
-INSTRUCTIONS = """
-You are a marketplace fraud analyst's assistant. You get one claim, six signal reports (address,
-return distance, customer history, tracking, payment, conversation), each with a score, a
-deterministic rule score, evidence refs and a summary, and the deterministic risk with the review
-and block thresholds. Decide: `clear` (pay the claim), `review` (an analyst must decide) or `block`
-(deny and flag the account). No single signal is enough: look for independent signals that agree,
-and for benign explanations (moved house, household, traveller, genuinely lost parcel). A failed
-signal means missing evidence, never innocence. Give an overall risk score and a rationale that
-cites evidence refs in brackets, e.g. [address:12], and list those refs in evidence_refs.
-Cases at or above the review threshold cannot be cleared; blocking needs strong, agreeing signals.
-"""
 
 
 def compose_offline(payload: dict[str, Any]) -> Verdict:
@@ -60,10 +53,18 @@ def compose_offline(payload: dict[str, Any]) -> Verdict:
     return Verdict(risk_score=data.deterministic_risk, decision=decision, rationale=rationale, evidence_refs=refs)
 
 
-def orchestrator_agent(model: Model | str) -> Agent[frozenset[str], Verdict]:
-    """The orchestrator for `model`; its rationale may cite only refs the signals produced (the deps)."""
+def orchestrator_agent(model: Model | str, file: AgentFile | None = None) -> Agent[frozenset[str], Verdict]:
+    """The orchestrator for `model` and its workspace file (default: the shipped one, for tests on a test
+    model); its rationale may cite only refs the signals produced (the deps)."""
+    file = file or shipped_agent_file(NAME)
     agent: Agent[Any, Verdict] = durable_agent(
-        name=NAME, model=model, output_type=Verdict, instructions=INSTRUCTIONS, deps_type=frozenset
+        name=NAME,
+        model=model,
+        output_type=Verdict,
+        instructions=file.instructions,
+        deps_type=frozenset,
+        model_settings=file.settings_dict,
+        output_retries=file.output_retries,
     )
 
     @agent.output_validator
@@ -77,5 +78,6 @@ def orchestrator_agent(model: Model | str) -> Agent[frozenset[str], Verdict]:
 
 
 @per_event_loop
-def orchestrator(model: str) -> Agent[frozenset[str], Verdict]:
-    return orchestrator_agent(model)
+def orchestrator(file: AgentFile, model: str) -> Agent[frozenset[str], Verdict]:
+    """The orchestrator for the run's workspace file and model (a changed file is a new cache key: a new agent)."""
+    return orchestrator_agent(model, file)

@@ -9,15 +9,11 @@ from pydantic_ai import Agent
 from agents.durable import per_event_loop
 from agents.fraud.common import noisy_or, plural, signal_agent
 from agents.fraud.models import Evidence, PaymentFacts, SignalName, SignalReport
+from agents.workspace.agent_files import AgentFile
 
 NAME = "fraud-signal-payment"
 SIGNAL: SignalName = "payment"
 FACTS = PaymentFacts
-INSTRUCTIONS = """
-Your signal: payments. Suspicious: a burst of declines in the days before the order (card testing), a card
-from another country than the delivery, chargebacks in the past year. Benign look-alikes: one
-decline, a traveller or expatriate paying with a foreign card, a gift sent abroad.
-"""
 
 
 def assess(f: PaymentFacts) -> SignalReport:
@@ -67,5 +63,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 
 
 @per_event_loop
-def agent(model: str) -> Agent[frozenset[str], SignalReport]:
-    return signal_agent(NAME, model, INSTRUCTIONS)
+def agent(file: AgentFile, model: str) -> Agent[frozenset[str], SignalReport]:
+    """The agent for the run's `agents/fraud-signal-....yaml` and model (another file version: another agent)."""
+    return signal_agent(file, model)

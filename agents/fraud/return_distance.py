@@ -10,17 +10,12 @@ from pydantic_ai import Agent
 from agents.durable import per_event_loop
 from agents.fraud.common import signal_agent
 from agents.fraud.models import Evidence, ReturnFacts, SignalName, SignalReport
+from agents.workspace.agent_files import AgentFile
 
 NAME = "fraud-signal-return-distance"
 SIGNAL: SignalName = "return_distance"
 FACTS = ReturnFacts
 NEAR_KM = 80.0
-INSTRUCTIONS = """
-Your signal: where the return parcel was handed in. Suspicious: far from the delivery address AND far
-from every place the customer is known at (earlier deliveries, registered home), unlike their
-earlier returns. Benign look-alikes: a customer who moved (the return comes from their new home),
-who returns from work, or who always returns from far away. No return: nothing to judge (score 0).
-"""
 
 
 def assess(f: ReturnFacts) -> SignalReport:
@@ -64,5 +59,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 
 
 @per_event_loop
-def agent(model: str) -> Agent[frozenset[str], SignalReport]:
-    return signal_agent(NAME, model, INSTRUCTIONS)
+def agent(file: AgentFile, model: str) -> Agent[frozenset[str], SignalReport]:
+    """The agent for the run's `agents/fraud-signal-....yaml` and model (another file version: another agent)."""
+    return signal_agent(file, model)

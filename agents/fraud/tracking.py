@@ -9,16 +9,11 @@ from pydantic_ai import Agent
 from agents.durable import per_event_loop
 from agents.fraud.common import noisy_or, plural, signal_agent
 from agents.fraud.models import Evidence, SignalName, SignalReport, TrackingFacts
+from agents.workspace.agent_files import AgentFile
 
 NAME = "fraud-signal-tracking"
 SIGNAL: SignalName = "tracking"
 FACTS = TrackingFacts
-INSTRUCTIONS = """
-Your signal: the carrier's scans. Suspicious: the parcel was scanned delivered and is claimed as not
-received, especially when the customer did this before or their parcels keep getting "lost";
-repeated lost scans on one parcel. Benign look-alikes: a parcel the carrier itself scanned lost and
-never delivered (a carrier failure), a single porch theft by an established customer.
-"""
 
 
 def assess(f: TrackingFacts) -> SignalReport:
@@ -56,5 +51,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 
 
 @per_event_loop
-def agent(model: str) -> Agent[frozenset[str], SignalReport]:
-    return signal_agent(NAME, model, INSTRUCTIONS)
+def agent(file: AgentFile, model: str) -> Agent[frozenset[str], SignalReport]:
+    """The agent for the run's `agents/fraud-signal-....yaml` and model (another file version: another agent)."""
+    return signal_agent(file, model)

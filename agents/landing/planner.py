@@ -1,38 +1,75 @@
-"""Planner: visitor form + website text + CRM match -> a `MarketingPlan` whose claims cite facts.
+"""Planner: visitor form + website text + CRM match + our knowledge -> a `MarketingPlan` whose claims cite facts.
+
+What the planner is told, its model and settings come from the run's workspace
+(`agents/landing-planner.yaml`); the shape of its answer is fixed here. It also gets the seller's
+knowledge sections relevant to the visitor (`kb:` facts, e.g. a case study from the same industry)
+and the claims we must never make; the validator refuses a plan that cites a `kb:` source the
+knowledge does not have, or says a never-claim phrase, back to the model with the reason.
 
 Offline, the plan is assembled from the same facts a model would see: the visitor's stated goals,
-plain sentences of their website (anything that reads like an order to a model is skipped) and
-what the CRM knows about their account. Nothing is invented; what is missing is said in `caveats`.
+plain sentences of their website (anything that reads like an order to a model is skipped), what
+the CRM knows about their account, and our knowledge (a matching case study becomes a channel
+idea). Nothing is invented; what is missing is said in `caveats`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic_ai import Agent, ModelRetry
+from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.models import Model
 
 from agents import offline
 from agents.durable import durable_agent, per_event_loop
-from agents.landing.plan import ChannelIdea, MarketingPlan, Phase, PlannerInput, check_plan
-from agents.outreach.brief import Fact
+from agents.landing.plan import (
+    ChannelIdea,
+    CrmMatch,
+    KnowledgeFact,
+    MarketingPlan,
+    Phase,
+    PlannerInput,
+    Visitor,
+    check_plan,
+)
+from agents.outreach.brief import Fact, WebFindings
 from agents.outreach.researcher import web_sentences
+from agents.workspace.agent_files import AgentFile
+from agents.workspace.knowledge import Knowledge
 
 NAME = "landing-planner"
+KNOWLEDGE_SECTIONS = 3
+"""How many knowledge sections a plan gets: enough for a case study and a proof point, not the whole base."""
 
-INSTRUCTIONS = """
-You are a B2B marketing strategist. A visitor filled in our landing page form (company, role,
-goals, website). From the form, the text of their website and what our CRM knows about their
-company, write a marketing plan for how `seller_company` (which offers `offer`) should win and grow
-this account:
-- `facts`: numbered facts (F1, F2, ...) each with its source: `form`, `web:<url>`,
-  `crm:account:<id>` or the history item's `ref`. Only facts present in the data.
-- `positioning`: two or three sentences on how the offer answers the visitor's goals.
-- `channel_ideas`: exactly three, each a different channel, with the idea, the rationale and the
-  ids of the facts it relies on.
-- `plan`: the 30, 60 and 90-day phases in that order, each with a focus, 2-5 actions and a metric.
-- `caveats`: what you could not use (e.g. the website was unavailable) and why.
-"""
+
+def knowledge_query(visitor: Visitor, crm: CrmMatch | None) -> str:
+    """What the visitor's knowledge sections are ranked against: who they are and what they want."""
+    return " ".join([visitor.company, crm.industry if crm else "", visitor.role, visitor.goals])
+
+
+def planner_input(
+    visitor: Visitor,
+    web: WebFindings,
+    crm: CrmMatch | None,
+    knowledge: Knowledge,
+    *,
+    seller_company: str | None = None,
+    offer: str | None = None,
+) -> PlannerInput:
+    """The planner's data: the visitor, their site and CRM match, and our knowledge that fits them.
+
+    `seller_company`/`offer` override the workspace knowledge's (the operator's settings, when set).
+    """
+    sections = knowledge.relevant(knowledge_query(visitor, crm), KNOWLEDGE_SECTIONS)
+    return PlannerInput(
+        visitor=visitor,
+        web=web,
+        crm=crm,
+        seller_company=seller_company or knowledge.company,
+        offer=offer or knowledge.offer,
+        knowledge=[KnowledgeFact(source=s.source, title=s.title, text=s.text) for s in sections],
+        never_claim=list(knowledge.never_claim),
+    )
+
 
 # (channel, idea, rationale) keyed by the signal that makes them fit; the offline model picks three.
 _PLAYBOOK: dict[str, tuple[str, str, str]] = {
@@ -61,6 +98,11 @@ _PLAYBOOK: dict[str, tuple[str, str, str]] = {
         "A three-email sequence to {role}s at {company} built around the goal they stated.",
         "The visitor named a concrete goal and role; a targeted sequence speaks to exactly that.",
     ),
+    "case": (
+        "Case study",
+        "Send the {role} at {company} our case study '{case_title}' and offer a call with the team behind it.",
+        "A company with a problem like {company}'s shows what the offer changed: {case_title}.",
+    ),
     "partner": (
         "Partner co-marketing",
         "Co-host a case study with a partner serving {industry} companies like {company}.",
@@ -72,6 +114,16 @@ _PLAYBOOK: dict[str, tuple[str, str, str]] = {
 def _goal_short(goals: str) -> str:
     first = goals.split(".")[0].strip().rstrip("!?")
     return (first[:80].rsplit(" ", 1)[0] if len(first) > 80 else first).lower() or "their goals"
+
+
+def _says(text: str, phrases: list[str]) -> bool:
+    """Whether `text` contains one of the never-claim `phrases` (case and spacing ignored, as the validator)."""
+    flat = " ".join(text.lower().split())
+    return any(" ".join(p.lower().split()) in flat for p in phrases)
+
+
+def _is_case_study(fact: KnowledgeFact) -> bool:
+    return "case" in fact.source.removeprefix("kb:").split("#", 1)[0]
 
 
 def _facts(data: PlannerInput) -> list[Fact]:
@@ -95,6 +147,9 @@ def _facts(data: PlannerInput) -> list[Fact]:
         )
         for item in c.history[:2]:
             add(f"{item.when:%d %b %Y} {item.kind}: {item.subject}", item.ref)
+    for k in data.knowledge:
+        if not _says(f"{k.title} {k.text}", data.never_claim):  # our own words: they must pass the validator
+            add(f"{k.title}: {k.text}", k.source)
     return facts
 
 
@@ -106,9 +161,13 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
     form = facts[0].id
     web_ids = [f.id for f in facts if f.source.startswith("web:")]
     crm_ids = [f.id for f in facts if f.source.startswith("crm:")]
+    cited_sources = {f.source: f.id for f in facts}
+    case = next((k for k in data.knowledge if _is_case_study(k) and k.source in cited_sources), None)
     picks: list[tuple[str, list[str]]] = []
     if crm and crm.is_customer:
         picks.append(("customer", crm_ids[:1]))
+    if case is not None:  # the most relevant case study: proof from a peer beats any channel we could invent
+        picks.append(("case", [cited_sources[case.source], form]))
     if crm and crm.history:
         picks.append(("history", crm_ids[1:2] or crm_ids[:1]))
     picks.append(("webinar", [form]))
@@ -122,7 +181,11 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
         "industry": crm.industry if crm else "similar",
         "products": ", ".join(crm.products_owned) if crm and crm.products_owned else "our platform",
         "last": crm.history[0].subject if crm and crm.history else "",
+        "case_title": case.title[:150] if case else "",
     }
+    # The visitor's own words are echoed into the plan; one saying "risk-free" must not make us claim it.
+    neutral = {"company": "their company", "role": "contact", "goal_short": "their stated goals"}
+    values = {key: neutral.get(key, "") if _says(value, data.never_claim) else value for key, value in values.items()}
     ideas = [
         ChannelIdea(
             channel=_PLAYBOOK[key][0],
@@ -132,20 +195,21 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
         )
         for key, cited in picks[:3]
     ]
+    company, role = values["company"], values["role"]
     relation = (
-        f"As a customer already using {values['products']}, {v.company} can extend it"
+        f"As a customer already using {values['products']}, {company} can extend it"
         if crm and crm.is_customer
-        else f"{v.company} can start small"
+        else f"{company} can start small"
     )
     positioning = (
-        f"{data.seller_company} offers {data.offer}. For {v.company}, whose {v.role} wants "
+        f"{data.seller_company} offers {data.offer}. For {company}, whose {role} wants "
         f"{values['goal_short']}, that means reaching that goal with numbers they trust. {relation}."
     )
     plan = [
         Phase(
             days=30,
-            focus=f"Understand {values['goal_short']} at {v.company}",
-            actions=[f"Discovery call with the {v.role}", f"Launch: {ideas[0].channel.lower()}"],
+            focus=f"Understand {values['goal_short']} at {company}",
+            actions=[f"Discovery call with the {role}", f"Launch: {ideas[0].channel.lower()}"],
             success_metric="Discovery call held and one agreed success measure",
         ),
         Phase(
@@ -165,19 +229,33 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
     if not data.web.available:
         caveats.append(f"Website not used: {data.web.error}")
     if crm is None:
-        caveats.append("Not from a known CRM contact: the plan uses the form and the website only.")
+        caveats.append("Not from a known CRM contact: the plan uses the form, the website and our own knowledge only.")
     return MarketingPlan(
         company=v.company, positioning=positioning, facts=facts, channel_ideas=ideas, plan=plan, caveats=caveats
     )
 
 
 @per_event_loop
-def planner(model: Model | str) -> Agent[None, MarketingPlan]:
-    agent = durable_agent(name=NAME, model=model, output_type=MarketingPlan, instructions=INSTRUCTIONS)
+def planner(file: AgentFile, model: Model | str) -> Agent[Knowledge, MarketingPlan]:
+    """The planner as the workspace's `agents/landing-planner.yaml` configures it, on `model`.
+
+    Cached per event loop, file and model (an `AgentFile` is hashable and carries its version), so a
+    workspace change builds a new agent and runs in flight keep theirs. Run it with the run's
+    `Knowledge` as deps: the validator checks `kb:` citations and never-claim phrases against it.
+    """
+    agent = durable_agent(
+        name=NAME,
+        model=model,
+        output_type=MarketingPlan,
+        instructions=file.instructions,
+        deps_type=Knowledge,
+        model_settings=file.settings_dict,
+        output_retries=file.output_retries,
+    )
 
     @agent.output_validator
-    def _grounded(plan: MarketingPlan) -> MarketingPlan:
-        problems = check_plan(plan)
+    def _grounded(ctx: RunContext[Knowledge], plan: MarketingPlan) -> MarketingPlan:
+        problems = check_plan(plan, ctx.deps)
         if problems:
             raise ModelRetry("Fix these problems and answer again: " + "; ".join(problems))
         return plan

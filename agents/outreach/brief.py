@@ -6,17 +6,12 @@ writers cite facts by id, so every claim in an email can be traced back to a row
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-
-class WriterType(enum.StrEnum):
-    NEW_LOGO_EXECUTIVE = "new-logo-executive"
-    TECHNICAL_BUYER = "technical-buyer"
-    EXISTING_CUSTOMER_EXPANSION = "existing-customer-expansion"
-    SMALL_BUSINESS_OWNER = "small-business-owner"
+WRITER_PATTERN = r"^[a-z0-9][a-z0-9-]{1,60}$"
+"""A writer type is the name of a `writers/<type>.md` file in the workspace, not a fixed list."""
 
 
 class HistoryItem(BaseModel):
@@ -66,6 +61,14 @@ class PriorOutreach(BaseModel):
     note: str = Field(default="", description="The reviewer's note (why rejected, what changed)")
 
 
+class KnowledgeFact(BaseModel):
+    """One section of the seller's knowledge (`knowledge/*.md`): ours to cite, not a fact about the prospect."""
+
+    source: str = Field(description="kb:<file>#<section>")
+    title: str
+    text: str
+
+
 class ResearchInput(BaseModel):
     """Everything the researcher may use: the CRM profile, history, website text and prior outreach."""
 
@@ -73,12 +76,15 @@ class ResearchInput(BaseModel):
     history: list[HistoryItem]
     web: WebFindings
     prior_outreach: list[PriorOutreach] = Field(default_factory=list)
+    knowledge: list[KnowledgeFact] = Field(
+        default_factory=list, description="The seller's own facts relevant to this prospect, each citable by its source"
+    )
 
 
 class Fact(BaseModel):
     id: str = Field(description="Short id such as F1, F2 ... unique within the brief", pattern=r"^F\d+$")
     text: str = Field(description="One sentence stating the fact", min_length=3)
-    source: str = Field(description="Where it comes from: crm:<table>:<id>, web:<url> or profile")
+    source: str = Field(description="Where it comes from: crm:<table>:<id>, web:<url>, kb:<file>#<section> or profile")
 
 
 class ProspectBrief(BaseModel):
@@ -97,7 +103,7 @@ class ProspectBrief(BaseModel):
 class Route(BaseModel):
     """The router's choice of writer for this prospect."""
 
-    writer: WriterType
+    writer: str = Field(pattern=WRITER_PATTERN, description="One of the active writer types")
     reason: str = Field(description="One sentence citing the facts that decided it")
 
 
@@ -114,15 +120,25 @@ class StyleExample(BaseModel):
     note: str = ""
 
 
+class AngleIdea(BaseModel):
+    """One angle from the writer's file: a suggestion for a real model, the library of the offline one."""
+
+    angle: str
+    subject: str
+    opening: str
+
+
 class WriterInput(BaseModel):
     """What a writer sees: the prospect, the brief, who we are, and angles to leave alone."""
 
     prospect: ProspectProfile
     brief: ProspectBrief
-    writer: WriterType
+    writer: str = Field(pattern=WRITER_PATTERN)
     seller_company: str
     offer: str
     sender_name: str
+    angles: list[AngleIdea] = Field(default_factory=list, description="Angles this writer type is known for")
+    never_claim: list[str] = Field(default_factory=list, description="Claims we must never make, in any wording")
     avoid_angles: list[str] = Field(default_factory=list, description="Angles already used on this account")
     style_examples: list[StyleExample] = Field(
         default_factory=list, description="Reviewers' edits to follow and rejections to learn from"

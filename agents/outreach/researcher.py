@@ -5,23 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic_ai import Agent
+from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai.models import Model
 
 from agents import offline
 from agents.durable import durable_agent, per_event_loop
 from agents.outreach.brief import Fact, ProspectBrief, ResearchInput
+from agents.workspace.agent_files import AgentFile
 
 NAME = "outreach-researcher"
-
-INSTRUCTIONS = """
-You are a B2B sales researcher. From the prospect's CRM profile, account history and website text,
-write a brief for an email writer: a short summary, numbered facts (F1, F2, ...) each with the
-source it came from (the history item's `ref`, `web:<url>` for the website, `profile` for the CRM
-profile), and the likely pains worth addressing. Only state facts that appear in the data. If the
-website was unavailable, say so in `web_source` as 'unavailable: <reason>'. Summarise earlier outreach
-to this account in `prior_outreach`, one line each: date, who, outcome, angle, and the reviewer's note;
-our earlier outreach is never a fact about the prospect, so it does not go into `facts`.
+ROLE = "researcher"
+KNOWLEDGE_RULE = """
+`knowledge` holds our own company's facts (case studies, proof points, the offer). Copy the ones that
+fit this prospect into `facts` word for word, with their `kb:` source; never invent a `kb:` source.
 """
+"""Appended to the file's instructions: the contract the validator below enforces, so it stays in code."""
 
 # Sentences from a web page that look like orders to a model rather than facts about a company.
 _SUSPICIOUS = re.compile(
@@ -79,6 +77,8 @@ def compose_offline(payload: dict[str, Any]) -> ProspectBrief:
     if data.web.available:
         for sentence in web_sentences(data.web.text):
             add(f"Their website says: {sentence}", f"web:{data.web.url}")
+    for item in data.knowledge:
+        add(" ".join(item.text.split())[:400], item.source)
     pains = [_PAINS_BY_INDUSTRY.get(p.industry, "decisions made on numbers that arrive too late")]
     if p.is_customer:
         pains.append(f"getting more teams value from {', '.join(p.products_owned) or 'what they already use'}")
@@ -97,6 +97,29 @@ def compose_offline(payload: dict[str, Any]) -> ProspectBrief:
     return ProspectBrief(summary=summary, facts=facts, pains=pains, web_source=web_source, prior_outreach=prior)
 
 
+def build_researcher(file: AgentFile, model: Model | str) -> Agent[frozenset[str], ProspectBrief]:
+    """The researcher as the workspace file describes it; its `kb:` facts must be sections it was given (deps)."""
+    agent: Agent[frozenset[str], ProspectBrief] = durable_agent(
+        name=NAME,
+        model=model,
+        output_type=ProspectBrief,
+        instructions=f"{file.instructions}\n{KNOWLEDGE_RULE}",
+        deps_type=frozenset,
+        model_settings=file.settings_dict,
+        output_retries=file.output_retries,
+    )
+
+    @agent.output_validator
+    def _known_sources(ctx: RunContext[frozenset[str]], brief: ProspectBrief) -> ProspectBrief:
+        invented = sorted({f.source for f in brief.facts if f.source.startswith("kb:")} - ctx.deps)
+        if invented:
+            raise ModelRetry(f"facts cite knowledge that was not given: {invented}; use only {sorted(ctx.deps)}")
+        return brief
+
+    return agent
+
+
 @per_event_loop
-def researcher(model_spec: str) -> Agent[None, ProspectBrief]:
-    return durable_agent(name=NAME, model=model_spec, output_type=ProspectBrief, instructions=INSTRUCTIONS)
+def researcher(file: AgentFile, model_spec: str) -> Agent[frozenset[str], ProspectBrief]:
+    """One agent per event loop, file and model (`configured_model(ROLE, file.model)` gives the spec)."""
+    return build_researcher(file, model_spec)

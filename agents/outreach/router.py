@@ -1,54 +1,73 @@
-"""Router: picks the specialised writer for a prospect from its profile and brief."""
+"""Router: the writer for a prospect, by the workspace's rules first and the router model only where they cannot decide.
+
+`agents.workspace.routing.rule_route` picks the highest-priority writer whose `route_when` matches;
+this agent is asked only when no rule matches or two match at the same priority, with those
+candidates (and every writer's description) in its data, and its answer must be one of them.
+"""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic_ai import Agent
+from pydantic import BaseModel, Field
+from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai.models import Model
 
 from agents.durable import durable_agent, per_event_loop
-from agents.outreach.brief import ProspectBrief, ProspectProfile, Route, WriterType
+from agents.outreach.brief import ProspectBrief, ProspectProfile, Route
+from agents.workspace.agent_files import AgentFile
 
 NAME = "outreach-router"
+ROLE = "router"
 
-INSTRUCTIONS = """
-Choose the writer for this prospect:
-- existing-customer-expansion: the account already bought from us (is_customer is true);
-- small-business-owner: a company under 50 employees, usually the owner or a generalist;
-- technical-buyer: engineering, data or IT roles who evaluate the product hands-on;
-- new-logo-executive: senior business leaders at companies that are not yet customers.
-Give one sentence of reason that cites the profile or brief.
-"""
 
-TECHNICAL = re.compile(r"\b(engineer|engineering|developer|architect|data|IT|CTO|technical|devops|platform)\b", re.I)
-SMALL_BUSINESS_MAX_EMPLOYEES = 50
+class WriterChoice(BaseModel):
+    name: str
+    description: str
 
 
 class RouteInput(BaseModel):
     prospect: ProspectProfile
     brief: ProspectBrief
-
-
-def rule_route(p: ProspectProfile) -> Route:
-    """The deterministic routing rule (the offline model's answer, and the fallback's logic)."""
-    if p.is_customer:
-        return Route(writer=WriterType.EXISTING_CUSTOMER_EXPANSION, reason=f"{p.company} already owns a product.")
-    if p.employees < SMALL_BUSINESS_MAX_EMPLOYEES:
-        return Route(writer=WriterType.SMALL_BUSINESS_OWNER, reason=f"{p.company} has {p.employees} employees.")
-    if TECHNICAL.search(f"{p.role} {p.department}"):
-        return Route(writer=WriterType.TECHNICAL_BUYER, reason=f"{p.role} in {p.department} is a technical role.")
-    return Route(
-        writer=WriterType.NEW_LOGO_EXECUTIVE,
-        reason=f"{p.role} ({p.seniority}) at a {p.employees}-person company that is not yet a customer.",
+    writers: list[WriterChoice] = Field(description="Every active writer type, with what it is for")
+    candidates: list[str] = Field(
+        default_factory=list, description="The writers the rules could not decide between; empty: any of `writers`"
     )
 
 
+def allowed(data: RouteInput) -> list[str]:
+    return data.candidates or [w.name for w in data.writers]
+
+
 def compose_offline(payload: dict[str, Any]) -> Route:
-    return rule_route(RouteInput.model_validate(payload).prospect)
+    """Offline, an undecided route goes to the first candidate in name order, and says so."""
+    data = RouteInput.model_validate(payload)
+    options = sorted(allowed(data))
+    return Route(writer=options[0], reason=f"no routing rule decided; offline default: the first of {options}")
+
+
+def build_router(file: AgentFile, model: Model | str) -> Agent[frozenset[str], Route]:
+    """The router as the workspace file describes it; its answer must be an allowed writer (the deps)."""
+    agent: Agent[frozenset[str], Route] = durable_agent(
+        name=NAME,
+        model=model,
+        output_type=Route,
+        instructions=file.instructions,
+        deps_type=frozenset,
+        model_settings=file.settings_dict,
+        output_retries=file.output_retries,
+    )
+
+    @agent.output_validator
+    def _active_writer(ctx: RunContext[frozenset[str]], route: Route) -> Route:
+        if route.writer not in ctx.deps:
+            raise ModelRetry(f"{route.writer!r} is not one of the writers to choose from: {sorted(ctx.deps)}")
+        return route
+
+    return agent
 
 
 @per_event_loop
-def router(model_spec: str) -> Agent[None, Route]:
-    return durable_agent(name=NAME, model=model_spec, output_type=Route, instructions=INSTRUCTIONS)
+def router(file: AgentFile, model_spec: str) -> Agent[frozenset[str], Route]:
+    """One agent per event loop, file and model (`configured_model(ROLE, file.model)` gives the spec)."""
+    return build_router(file, model_spec)

@@ -1,15 +1,15 @@
-"""Writers: one specialised agent per prospect type, each returning exactly three `EmailVariant`s.
+"""Writers: one specialised agent per writer type (`writers/<type>.md`), each returning exactly three `EmailVariant`s.
 
-The four writers share one output type and one validator (facts must come from the brief, angles
-must differ, no unfilled placeholders); they differ in instructions and, offline, in the angles
-they know. A variant that fails validation goes back to the model with the reason
-(`ModelRetry`), and after `output_retries` the run fails with that reason: no partial email.
+Every writer shares one output type and one validator (facts must come from the brief, angles
+must differ, no unfilled placeholders, no claim from the knowledge's never-claim list); they
+differ in the instructions and angles their workspace file gives them. A variant that fails
+validation goes back to the model with the reason (`ModelRetry`), and after `output_retries` the
+run fails with that reason: no partial email.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic_ai import Agent, ModelRetry, RunContext
@@ -17,122 +17,26 @@ from pydantic_ai.models import Model
 
 from agents import offline
 from agents.durable import durable_agent, per_event_loop
-from agents.outreach.brief import EmailDrafts, EmailVariant, Fact, WriterInput, WriterType
+from agents.outreach.brief import AngleIdea, EmailDrafts, EmailVariant, Fact, WriterInput
+from agents.workspace.knowledge import forbidden_claims
+from agents.workspace.writers import WriterFile
 
+ROLE = "writer"
 NAME = "outreach-writer"
 """The name the writers' prompts are written for (one offline composer for all); each agent is `NAME-<type>`."""
 
 COMMON = """
 Write three personalised cold emails (subject, body, angle, facts_used) to the prospect on behalf of
-`sender_name` at `seller_company`, who offers `offer`. Each variant takes a different angle, none
-of those in `avoid_angles`. Ground every claim in the brief and list the ids of the facts used
-(F1, F2, ...). Plain text, under 150 words, one clear call to action, no placeholders.
+`sender_name` at `seller_company`, who offers `offer`. Each variant takes a different angle (`angles`
+are ideas this writer type is known for), none of those in `avoid_angles`. Ground every claim in
+the brief and list the ids of the facts used (F1, F2, ...). Plain text, under 150 words, one clear
+call to action, no placeholders.
 `style_examples` are reviewers' earlier verdicts on drafts like yours: follow how they rewrote drafts
 (openings, tone, length) in `final_body`, and avoid what the notes of rejected drafts criticise.
+Never make any claim listed in `never_claim`, in any wording. Facts with a `kb:` source are our own
+(case studies, proof points): cite them as ours, never as something the prospect said.
 """
 
-
-@dataclass(frozen=True)
-class WriterSpec:
-    writer: WriterType
-    focus: str
-    angles: tuple[tuple[str, str, str], ...]  # (angle, subject, opening line)
-
-
-SPECS = {
-    WriterType.NEW_LOGO_EXECUTIVE: WriterSpec(
-        WriterType.NEW_LOGO_EXECUTIVE,
-        "Senior business leader at a company that is not yet a customer: lead with outcomes, keep it short.",
-        (
-            (
-                "business outcome",
-                "{company}: decisions a week earlier",
-                "Leaders like you tell us the hard part is acting in time.",
-            ),
-            (
-                "peer proof",
-                "How {industry} teams cut reporting time",
-                "Other {industry} companies faced the same question.",
-            ),
-            ("cost of delay", "What late numbers cost {company}", "Every week a number arrives late has a price."),
-            ("strategic priority", "A thought on {company}'s priorities", "I read up on {company} before writing."),
-            ("quick win", "One quick win for {company}", "There is usually one report that is worth automating first."),
-        ),
-    ),
-    WriterType.TECHNICAL_BUYER: WriterSpec(
-        WriterType.TECHNICAL_BUYER,
-        "Engineer, data or IT buyer: be concrete about integration, effort and reliability; no hype.",
-        (
-            (
-                "integration fit",
-                "Fitting into {company}'s stack",
-                "You will want to know how this plugs into what you run today.",
-            ),
-            (
-                "hands-on trial",
-                "A sandbox for your team at {company}",
-                "The fastest way to judge a tool is to try it on real data.",
-            ),
-            (
-                "data reliability",
-                "Pipelines that tell you when they break",
-                "Broken pipelines are usually found by the people reading the dashboard.",
-            ),
-            (
-                "architecture simplicity",
-                "Fewer moving parts for {company}",
-                "Most analytics stacks grow one tool at a time.",
-            ),
-            ("time saved for engineers", "Fewer ad-hoc data requests", "Ad-hoc data requests eat engineering weeks."),
-        ),
-    ),
-    WriterType.EXISTING_CUSTOMER_EXPANSION: WriterSpec(
-        WriterType.EXISTING_CUSTOMER_EXPANSION,
-        "Existing customer: build on what they own and what happened in the account; propose the next step.",
-        (
-            ("more teams", "Bringing more {company} teams on board", "Thank you for working with us."),
-            (
-                "usage insight",
-                "What your usage tells us",
-                "Looking at how {company} works with us today, one pattern stands out.",
-            ),
-            (
-                "new capability",
-                "Something new for {company}",
-                "Since you started with us we have shipped things you asked for.",
-            ),
-            (
-                "executive review",
-                "A short review with your leadership",
-                "A year in is a good moment to look back together.",
-            ),
-            ("renewal value", "Getting more from your plan", "You may be paying for more than you use."),
-        ),
-    ),
-    WriterType.SMALL_BUSINESS_OWNER: WriterSpec(
-        WriterType.SMALL_BUSINESS_OWNER,
-        "Owner or generalist at a small company: plain words, time and money saved, an easy first step.",
-        (
-            (
-                "time back",
-                "Your numbers without the spreadsheet evenings",
-                "Running a business leaves little time for spreadsheets.",
-            ),
-            ("simple start", "Start in an afternoon", "Small teams cannot spend months on a new tool."),
-            ("owner's numbers", "The five numbers that matter to {company}", "Most owners watch a handful of numbers."),
-            (
-                "low cost",
-                "Priced for a {employees}-person team",
-                "Tools priced for enterprises rarely fit a small team.",
-            ),
-            (
-                "local peers",
-                "What businesses like {company} track",
-                "Businesses like yours tend to ask the same first questions.",
-            ),
-        ),
-    ),
-}
 
 _PLACEHOLDER = re.compile(r"\{\w+\}|\[(first name|name|company|your name)\]|<[A-Z_ ]+>", re.I)
 
@@ -156,37 +60,57 @@ def check_drafts(drafts: EmailDrafts, data: WriterInput) -> list[str]:
         for field, text in (("subject", variant.subject), ("body", variant.body)):
             if match := _PLACEHOLDER.search(text):
                 problems.append(f"variant {i} {field} has an unfilled placeholder {match.group(0)!r}")
+        for phrase in forbidden_claims(f"{variant.subject}\n{variant.body}", data.never_claim):
+            problems.append(f"variant {i} makes a claim we must never make: {phrase!r} (knowledge/never-claim)")
     return problems
 
 
 def _fmt(template: str, data: WriterInput) -> str:
+    """An angle's subject or opening with the prospect's fields (the names `agents.workspace.writers` allows)."""
     p = data.prospect
-    return template.format(company=p.company, industry=p.industry, employees=p.employees)
+    return template.format(
+        company=p.company,
+        industry=p.industry,
+        employees=p.employees,
+        name=p.name,
+        first_name=p.name.split()[0],
+        role=p.role,
+        region=p.region,
+    )
 
 
 def compose_offline(payload: dict[str, Any]) -> EmailDrafts:
     """Three drafts from the writer's angle book and the brief's facts, nothing invented."""
     data = WriterInput.model_validate(payload)
-    spec = SPECS[data.writer]
     avoided = {a.lower() for a in data.avoid_angles}
-    angles = [a for a in spec.angles if a[0] not in avoided]
-    angles = (angles + [a for a in spec.angles if a not in angles])[:3]
-    facts = data.brief.facts
+    library = data.angles or [AngleIdea(angle="a short note", subject="A note for {company}", opening="")]
+    angles = [a for a in library if a.angle.lower() not in avoided]
+    angles = (angles + [a for a in library if a not in angles])[:3]
+    while len(angles) < 3:  # a file has at least three angles (`check`); this keeps the composer total
+        angles.append(AngleIdea(angle=f"{angles[0].angle} {len(angles) + 1}", subject=angles[0].subject, opening=""))
+    ours = [f for f in data.brief.facts if f.source.startswith("kb:")]
+    theirs = [f for f in data.brief.facts if not f.source.startswith("kb:")] or data.brief.facts
     first = data.prospect.name.split()[0]
     house_opening = reviewer_opening(data)
     variants = []
-    for i, (angle, subject, opening) in enumerate(angles):
-        cited: list[Fact] = [facts[1 + (i % (len(facts) - 1))]] if len(facts) > 1 else [facts[0]]
+    for i, idea in enumerate(angles):
+        cited: list[Fact] = [theirs[1 + (i % (len(theirs) - 1))]] if len(theirs) > 1 else [theirs[0]]
+        proof = ""
+        if ours and i == 1:  # one variant leans on our own knowledge: a case study or proof point
+            cited.append(ours[0])
+            proof = f" {ours[0].text.rstrip('.')}."
         pain = data.brief.pains[i % len(data.brief.pains)] if data.brief.pains else "slow reporting"
         body = (
-            f"Hi {first},\n\n{house_opening or _fmt(opening, data)} {_fact_sentence(cited[0])}\n\n"
+            f"Hi {first},\n\n{house_opening or _fmt(idea.opening, data)} {_fact_sentence(cited[0])}\n\n"
             f"{data.seller_company} offers {data.offer}. For a team like yours that usually means less "
-            f"time lost to {pain}.\n\n"
+            f"time lost to {pain}.{proof}\n\n"
             "Would a 20-minute call next week be useful? Reply with a time that suits you.\n\n"
             f"Best regards,\n{data.sender_name}\n{data.seller_company}\n\n{offline.OFFLINE_MARK}"
         )
         variants.append(
-            EmailVariant(subject=_fmt(subject, data)[:150], body=body, angle=angle, facts_used=[c.id for c in cited])
+            EmailVariant(
+                subject=_fmt(idea.subject, data)[:150], body=body, angle=idea.angle, facts_used=[c.id for c in cited]
+            )
         )
     return EmailDrafts(variants=variants)
 
@@ -216,19 +140,21 @@ def _fact_sentence(fact: Fact) -> str:
 
 
 @per_event_loop
-def writer(writer_type: WriterType, model_spec: str) -> Agent[WriterInput, EmailDrafts]:
-    return build_writer(writer_type, model_spec)
+def writer(file: WriterFile, model_spec: str) -> Agent[WriterInput, EmailDrafts]:
+    """One writer agent per event loop, writer file and model."""
+    return build_writer(file, model_spec)
 
 
-def build_writer(writer_type: WriterType, model: Model | str) -> Agent[WriterInput, EmailDrafts]:
-    """The writer agent for one prospect type, with the grounding validator attached."""
-    spec = SPECS[writer_type]
+def build_writer(file: WriterFile, model: Model | str) -> Agent[WriterInput, EmailDrafts]:
+    """The writer agent for one writer type, from its workspace file, with the grounding validator attached."""
     agent = durable_agent(
-        name=f"{NAME}-{writer_type.value}",
+        name=f"{NAME}-{file.name}",
         model=model,
         output_type=EmailDrafts,
         deps_type=WriterInput,
-        instructions=f"{COMMON}\nYour reader: {spec.focus}",
+        instructions=f"{COMMON}\n{file.instructions}",
+        model_settings=file.settings_dict,
+        output_retries=file.output_retries,
     )
 
     @agent.output_validator

@@ -52,3 +52,6 @@ class PlanAnswer(BaseModel):
     flow_run_url: str
     state: str
     plan: MarketingPlan | None = None
+    workspace_version: str | None = Field(
+        default=None, description="The workspace snapshot (instructions, knowledge) that wrote the plan"
+    )

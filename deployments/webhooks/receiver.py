@@ -222,5 +222,12 @@ class Receiver:
             await asyncio.sleep(0.2)
             run = await self.client.read_flow_run(run.id)
         state = run.state.type.value if run.state else "PENDING"
-        plan = await asyncio.to_thread(plan_sync, flow_run_id) if state == "COMPLETED" else None
-        return PlanAnswer(flow_run_id=flow_run_id, flow_run_url=self.run_url(flow_run_id), state=state, plan=plan)
+        stored = await asyncio.to_thread(plan_sync, flow_run_id) if state == "COMPLETED" else None
+        plan, version = stored if stored is not None else (None, None)
+        return PlanAnswer(
+            flow_run_id=flow_run_id,
+            flow_run_url=self.run_url(flow_run_id),
+            state=state,
+            plan=plan,
+            workspace_version=version,
+        )

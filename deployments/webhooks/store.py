@@ -121,7 +121,10 @@ def still_queued_sync(row_id: int, error: str) -> None:
         )
 
 
-def plan_sync(flow_run_id: str) -> MarketingPlan | None:
+def plan_sync(flow_run_id: str) -> tuple[MarketingPlan, str | None] | None:
+    """A run's stored plan and the workspace version that wrote it (None before the plan is stored)."""
     with session_scope() as session:
-        plan = session.scalar(select(LandingPlan.plan).where(LandingPlan.flow_run_id == flow_run_id))
-    return MarketingPlan.model_validate(plan) if plan is not None else None
+        row = session.execute(
+            select(LandingPlan.plan, LandingPlan.workspace_version).where(LandingPlan.flow_run_id == flow_run_id)
+        ).first()
+    return (MarketingPlan.model_validate(row.plan), row.workspace_version) if row is not None else None

@@ -5,7 +5,9 @@ inside Prefect, and do not need them offline: the offline agents' answers are ex
 deterministic rules. So this path computes the six signals set-wise, applies each signal's rule
 (`assess`, the offline composer's logic), asks the offline orchestrator composer for its proposal
 and applies the same hard rules as `fraud-check`. With the offline model, `fraud-check` on one
-claim reaches the same decision as this path does for that claim (a test checks it).
+claim reaches the same decision as this path does for that claim (a test checks it). Weights,
+thresholds, hard rules and templates come from one workspace (the active one unless given),
+exactly as a `fraud-check` run takes them from its snapshot.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from agentflows.db.fraud import Claim, Order
-from agentflows.fraud_templates import TemplateSet, load_templates
+from agentflows.fraud_templates import TemplateSet
 from agents.fraud import orchestrator
 from agents.fraud.models import SIGNAL_NAMES, ClaimSummary, Decision, OrchestratorInput, Signal, SignalName
-from agents.fraud.rules import Calibration, bound, deterministic_risk
+from agents.fraud.rules import Calibration, bound, case_fields, deterministic_risk
+from agents.workspace import Workspace
 from tasks.fraud.common import aware, engine
-from tasks.fraud.risk import load_calibration
-from tasks.fraud.signals import assess_batch
+from tasks.fraud.risk import load_calibration, templates_in_use
+from tasks.fraud.signals import facts_batch, signals_from_facts
+from tasks.workspace import active_workspace
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,24 @@ def claim_summaries(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cla
 
 
 def verdicts_batch(
-    claim_ids: Sequence[int], templates: TemplateSet | None = None, calibration: Calibration | None = None
+    claim_ids: Sequence[int],
+    templates: TemplateSet | None = None,
+    calibration: Calibration | None = None,
+    workspace: Workspace | None = None,
 ) -> dict[int, BatchVerdict]:
-    """Decisions for every claim in the batch: six set-wise signal computations, no model call."""
-    templates = templates if templates is not None else load_templates()
-    calibration = calibration or load_calibration()
+    """Decisions for every claim in the batch: six set-wise signal computations, no model call.
+
+    `templates` and `calibration` default to `workspace`'s (the active workspace unless given), with
+    the settings' overrides applied (`tasks.fraud.risk`).
+    """
+    if templates is None or calibration is None:
+        workspace = workspace or active_workspace()
+    templates = templates if templates is not None else templates_in_use(workspace)  # type: ignore[arg-type]
+    calibration = calibration or load_calibration(workspace=workspace)
     with engine().connect() as conn:
-        signals = assess_batch(claim_ids, templates, conn)
+        facts = facts_batch(claim_ids, templates, conn)
         claims = claim_summaries(claim_ids, conn)
+    signals = signals_from_facts(claim_ids, facts)
     verdicts: dict[int, BatchVerdict] = {}
     for cid in claim_ids:
         if cid not in claims:
@@ -95,6 +109,7 @@ def verdicts_batch(
                 block_min_strong=calibration.block_min_strong,
             ).model_dump(mode="json")
         )
-        decision, rule = bound(proposal.decision, risk, found, calibration)
+        case = case_fields(claims[cid], {name: facts[name][cid] for name in SIGNAL_NAMES if cid in facts[name]})
+        decision, rule = bound(proposal.decision, risk, found, calibration, case)
         verdicts[cid] = BatchVerdict(cid, signals[cid], risk, proposal.decision, decision, rule)
     return verdicts

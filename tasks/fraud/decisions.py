@@ -3,7 +3,8 @@
 Every decision, automatic (`clear`, `review`, `block`) or human (`confirm_fraud`, `not_fraud`,
 `escalate`, `timed_out`), is one `fraud_decisions` row carrying the evidence it rests on: every
 signal with its scores and evidence rows, the template versions matched, the model's proposal
-beside the applied decision and the hard rule that separated them. The row and the claim's
+beside the applied decision and the hard rule that separated them, and the workspace version
+(the snapshot of rules, agent files and templates) it was decided under. The row and the claim's
 `claim_checks` status change commit together or not at all. The idempotency key is
 (claim, flow run, action): a retried task finds its row and changes nothing; across runs the
 `claim_checks` lock already prevents a second final decision.
@@ -75,6 +76,7 @@ def _write_sync(verdict: CaseVerdict, flow_run_id: str, action: str, actor: str,
             evidence=[s.model_dump(mode="json") for s in verdict.signals],
             templates=[t.model_dump(mode="json") for t in verdict.templates],
             verdict_digest=verdict.digest,
+            workspace_version=verdict.workspace_version or None,
         )
         session.add(row)
         check.status = FINAL_STATUS[action]
@@ -151,6 +153,7 @@ def record_review_timeout_sync(claim_id: int, flow_run_id: str) -> int | None:
             evidence=review.evidence,
             templates=review.templates,
             verdict_digest=review.verdict_digest,
+            workspace_version=review.workspace_version,
         )
         session.add(row)
         check.status, check.decision, check.updated_at = CheckStatus.TIMED_OUT, "timed_out", utcnow()

@@ -12,13 +12,20 @@ The evaluation runs the batch path (`tasks.fraud.batch`): six set-wise signal co
 offline composers applied directly, instead of seven agent runs per claim inside Prefect. These are
 plain functions (the CLI and the tests call them directly); `flows.fraud_eval` is the same
 evaluation as a Prefect run with its figures as artifacts.
+
+Everything is evaluated for one workspace (the active one unless given): its weights, thresholds,
+hard rules and templates. `compare_fraud` evaluates two workspaces on the same claims, the evidence
+a reviewer reads before approving a change to the fraud rules; `calibrate` fits new values and
+`propose_calibration` writes them as a proposal folder, never into the active workspace.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -26,12 +33,15 @@ from sqlalchemy import func, select
 
 from agentflows.db import session_scope
 from agentflows.db.fraud import ClaimLabel, FraudDecision
-from agentflows.fraud_templates import load_templates
-from agents.fraud.models import SIGNAL_NAMES
+from agentflows.workspace import Snapshot, write_snapshot
+from agents.fraud.config import RULES_PATH, with_fitted_values
+from agents.fraud.models import SIGNAL_NAMES, Decision
 from agents.fraud.rules import Calibration
-from tasks.fraud.batch import verdicts_batch
-from tasks.fraud.risk import load_calibration
+from agents.workspace import Workspace, load_workspace
+from tasks.fraud.batch import BatchVerdict, verdicts_batch
+from tasks.fraud.risk import load_calibration, overrides_in_use, templates_in_use
 from tasks.fraud.signals import assess_batch
+from tasks.workspace import active_workspace
 
 Split = Literal["holdout", "train", "all"]
 HOLDOUT_PERCENT = 40
@@ -70,6 +80,8 @@ class EvalReport:
     block_threshold: float
     seconds: float
     by_pattern: list[dict[str, Any]] = field(default_factory=list)
+    workspace_version: str = ""
+    rules_version: str = ""
 
     @property
     def precision(self) -> float:
@@ -89,6 +101,13 @@ class EvalReport:
         return self.reviewed / self.claims if self.claims else 0.0
 
     @property
+    def block_rate(self) -> float:
+        return self.blocked / self.claims if self.claims else 0.0
+
+    def flag_rates(self) -> dict[str, float]:
+        return {row["pattern"]: row["flag rate"] for row in self.by_pattern}
+
+    @property
     def meets_goal(self) -> bool:
         return (
             self.recall >= GOAL["recall"]
@@ -103,7 +122,7 @@ class EvalReport:
             {"metric": "recall", "value": round(self.recall, 3), "goal": f">= {GOAL['recall']}"},
             {"metric": "F1", "value": round(self.f1, 3), "goal": ""},
             {"metric": "review rate", "value": round(self.review_rate, 3), "goal": f"<= {GOAL['review_rate']}"},
-            {"metric": "block rate", "value": round(self.blocked / self.claims, 3), "goal": ""},
+            {"metric": "block rate", "value": round(self.block_rate, 3), "goal": ""},
             {"metric": "confusion: fraud flagged (TP)", "value": self.tp, "goal": ""},
             {"metric": "confusion: fraud cleared (FN)", "value": self.fn, "goal": ""},
             {"metric": "confusion: benign flagged (FP)", "value": self.fp, "goal": ""},
@@ -112,12 +131,22 @@ class EvalReport:
         ]
 
 
-def evaluate(split: Split = "holdout", calibration: Calibration | None = None) -> EvalReport:
-    """Run the checks on the labelled claims of `split` and score the decisions against the labels."""
-    started = datetime.now(UTC)
-    labels = labelled(split)
-    calibration = calibration or load_calibration()
-    verdicts = verdicts_batch(sorted(labels), load_templates(), calibration)
+def _verdicts(
+    labels: dict[int, tuple[bool, str]], workspace: Workspace, calibration: Calibration | None = None
+) -> tuple[dict[int, BatchVerdict], Calibration]:
+    calibration = calibration or load_calibration(workspace=workspace)
+    verdicts = verdicts_batch(sorted(labels), templates_in_use(workspace), calibration, workspace)
+    return verdicts, calibration
+
+
+def _report(
+    split: str,
+    labels: dict[int, tuple[bool, str]],
+    verdicts: dict[int, BatchVerdict],
+    calibration: Calibration,
+    workspace: Workspace,
+    seconds: float,
+) -> EvalReport:
     counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     patterns: dict[str, dict[str, int]] = {}
     for cid, verdict in verdicts.items():
@@ -135,7 +164,7 @@ def evaluate(split: Split = "holdout", calibration: Calibration | None = None) -
         blocked=sum(1 for v in verdicts.values() if v.decision == "block"),
         review_threshold=calibration.review_threshold,
         block_threshold=calibration.block_threshold,
-        seconds=round((datetime.now(UTC) - started).total_seconds(), 2),
+        seconds=round(seconds, 2),
         by_pattern=[
             {
                 "pattern": p,
@@ -145,7 +174,211 @@ def evaluate(split: Split = "holdout", calibration: Calibration | None = None) -
             }
             for p, s in sorted(patterns.items())
         ],
+        workspace_version=workspace.version,
+        rules_version=workspace.fraud.rules_version,
         **counts,
+    )
+
+
+def evaluate(
+    split: Split = "holdout", calibration: Calibration | None = None, workspace: Workspace | None = None
+) -> EvalReport:
+    """Run the checks on the labelled claims of `split` and score the decisions against the labels.
+
+    `workspace` (default: the active one) gives the weights, thresholds, hard rules and templates;
+    `calibration`, when given, replaces its weights and thresholds (and hard rules).
+    """
+    started = time.perf_counter()
+    labels = labelled(split)
+    workspace = workspace or active_workspace()
+    verdicts, calibration = _verdicts(labels, workspace, calibration)
+    return _report(split, labels, verdicts, calibration, workspace, time.perf_counter() - started)
+
+
+# --- comparing a proposed workspace with the active one -------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    """One claim decided differently by the proposal: what it is, both decisions, and why each."""
+
+    claim_id: int
+    pattern: str
+    fraud: bool
+    before: Decision
+    after: Decision
+    why_before: str
+    why_after: str
+
+
+def _why(verdict: BatchVerdict, calibration: Calibration) -> str:
+    """Which rule decided a batch verdict, in words (the offline proposal follows rules 1-3)."""
+    if verdict.rule != "model proposal kept":
+        return verdict.rule
+    if verdict.decision == "block":
+        return f"block rule: risk {verdict.risk:.2f} >= block threshold {calibration.block_threshold:.2f}"
+    if verdict.decision == "review":
+        return f"risk {verdict.risk:.2f} >= review threshold {calibration.review_threshold:.2f}"
+    return f"risk {verdict.risk:.2f} below review threshold {calibration.review_threshold:.2f}"
+
+
+def _cell(text: str, limit: int = 110) -> str:
+    text = " ".join(text.split()).replace("|", "/")
+    return text[: limit - 1] + "…" if len(text) > limit else text
+
+
+@dataclass
+class FraudComparison:
+    """The active and a proposed workspace evaluated on the same claims, and the claims whose verdict changes."""
+
+    split: str
+    active: EvalReport
+    proposed: EvalReport
+    changes: list[VerdictChange]
+    rule_changes: list[str]
+    notes: list[str]
+    seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+    def markdown(self, max_claims: int = 40) -> str:
+        """A short report for the reviewer of a change: figures side by side, per pattern, the changed claims."""
+        a, p = self.active, self.proposed
+
+        def row(name: str, x: float, y: float, digits: int = 3) -> str:
+            diff = y - x
+            shown = f"{diff:+.{digits}f}" if digits else f"{diff:+.0f}"
+            return f"| {name} | {x:.{digits}f} | {y:.{digits}f} | {shown if diff else ''} |"
+
+        lines = [
+            f"# Fraud check: proposed vs active ({self.split} split, {a.claims} claims, {a.frauds} frauds)",
+            "",
+            f"Active workspace `{a.workspace_version}` (`fraud/rules.yaml@{a.rules_version}`) · proposed "
+            f"`{p.workspace_version}` (`fraud/rules.yaml@{p.rules_version}`) · deterministic signals and the offline "
+            f"orchestrator on both sides, same claims · {self.seconds:.1f} s",
+            "",
+            "| metric | active | proposed | change |",
+            "|---|---|---|---|",
+            row("precision", a.precision, p.precision),
+            row("recall", a.recall, p.recall),
+            row("F1", a.f1, p.f1),
+            row("review rate", a.review_rate, p.review_rate),
+            row("block rate", a.block_rate, p.block_rate),
+            row("fraud flagged (TP)", a.tp, p.tp, 0),
+            row("fraud cleared (FN)", a.fn, p.fn, 0),
+            row("benign flagged (FP)", a.fp, p.fp, 0),
+            row("benign cleared (TN)", a.tn, p.tn, 0),
+            "",
+            f"Goal (recall >= {GOAL['recall']}, precision >= {GOAL['precision']}, review rate <= "
+            f"{GOAL['review_rate']}): active {'met' if a.meets_goal else '**NOT met**'}, proposed "
+            f"{'met' if p.meets_goal else '**NOT met**'}.",
+        ]
+        if self.rule_changes:
+            lines += ["", "## What the proposal changes", *(f"- {c}" for c in self.rule_changes)]
+        before, after = a.flag_rates(), p.flag_rates()
+        claims = {r["pattern"]: r["claims"] for r in a.by_pattern}
+        lines += ["", "## Flag rate per pattern", "| pattern | claims | active | proposed |", "|---|---|---|---|"]
+        for pattern in sorted(set(before) | set(after)):
+            x, y = before.get(pattern, 0.0), after.get(pattern, 0.0)
+            lines.append(
+                f"| {pattern} | {claims.get(pattern, '')} | {x:.2f} | {'**' if x != y else ''}{y:.2f}"
+                f"{'**' if x != y else ''} |"
+            )
+        lines += ["", f"## Claims whose verdict changes ({len(self.changes)})"]
+        if self.changes:
+            lines += [
+                "| claim | pattern | label | active | proposed | decided by (active) | decided by (proposed) |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {c.claim_id} | {c.pattern} | {'fraud' if c.fraud else 'benign'} | {c.before} | **{c.after}** "
+                f"| {_cell(c.why_before)} | {_cell(c.why_after)} |"
+                for c in self.changes[:max_claims]
+            ]
+            if len(self.changes) > max_claims:
+                lines.append(f"\n… and {len(self.changes) - max_claims} more.")
+        else:
+            lines.append("None: every claim keeps its verdict.")
+        if self.notes:
+            lines += ["", "## Notes", *(f"- {n}" for n in self.notes)]
+        return "\n".join(lines) + "\n"
+
+
+def _rule_changes(active: Workspace, proposed: Workspace, a: Calibration, p: Calibration) -> list[str]:
+    changes = [
+        f"`{name}` {getattr(a, name)} -> {getattr(p, name)}"
+        for name in ("review_threshold", "block_threshold", "strong_signal", "block_min_strong", "bias")
+        if getattr(a, name) != getattr(p, name)
+    ]
+    changes += [
+        f"weight of `{n}` {a.weights[n]} -> {p.weights[n]}" for n in SIGNAL_NAMES if a.weights[n] != p.weights[n]
+    ]
+    before, after = {r.name: r for r in a.hard_rules}, {r.name: r for r in p.hard_rules}
+    changes += [
+        f"hard rule `{n}` added: when {r.conditions}, at least {r.at_least}"
+        for n, r in after.items()
+        if n not in before
+    ]
+    changes += [
+        f"hard rule `{n}` removed (was: when {r.conditions}, at least {r.at_least})"
+        for n, r in before.items()
+        if n not in after
+    ]
+    changes += [
+        f"hard rule `{n}` changed: when {before[n].conditions}, at least {before[n].at_least} -> "
+        f"when {r.conditions}, at least {r.at_least}"
+        for n, r in after.items()
+        if n in before and (before[n].when, before[n].at_least) != (r.when, r.at_least)
+    ]
+    files = proposed.snapshot.changed_from(active.snapshot)
+    changes += [f"`{path}` {how}" for path, how in files.items() if path.startswith("fraud/templates/")]
+    return changes
+
+
+def compare_fraud(active: Workspace, proposed: Workspace, split: Split = "holdout") -> FraudComparison:
+    """Evaluate `active` and `proposed` on the same labelled claims of `split` and list what changes.
+
+    Offline and deterministic (the batch path: set-wise signals, the offline orchestrator, the same
+    hard rules as a run): a few seconds on the seeded data, and the same answer every time, so a
+    reviewer sees exactly what the rules change. What a real model would read differently in a
+    changed agent file is not evaluated here; the report says so when such a file changed.
+    """
+    started = time.perf_counter()
+    labels = labelled(split)
+    before, cal_a = _verdicts(labels, active)
+    after, cal_p = _verdicts(labels, proposed)
+    seconds = time.perf_counter() - started
+    changes = [
+        VerdictChange(
+            claim_id=cid,
+            pattern=labels[cid][1],
+            fraud=labels[cid][0],
+            before=before[cid].decision,
+            after=after[cid].decision,
+            why_before=_why(before[cid], cal_a),
+            why_after=_why(after[cid], cal_p),
+        )
+        for cid in sorted(set(before) & set(after))
+        if before[cid].decision != after[cid].decision
+    ]
+    changes.sort(key=lambda c: (not c.fraud, c.pattern, c.claim_id))  # missed or newly caught frauds first
+    notes = [f"{o} overrides the workspace on both sides (see `tasks.fraud.risk`)" for o in overrides_in_use()]
+    agents = [p for p in proposed.snapshot.changed_from(active.snapshot) if p.startswith("agents/fraud-")]
+    if agents:
+        notes.append(
+            f"{', '.join(agents)} changed: what a model is told does not show in this offline comparison "
+            "(the offline orchestrator follows the rules); try it on a few cases with a real model"
+        )
+    return FraudComparison(
+        split=split,
+        active=_report(split, labels, before, cal_a, active, seconds / 2),
+        proposed=_report(split, labels, after, cal_p, proposed, seconds / 2),
+        changes=changes,
+        rule_changes=_rule_changes(active, proposed, cal_a, cal_p),
+        notes=notes,
+        seconds=round(seconds, 2),
     )
 
 
@@ -164,8 +397,12 @@ def review_threshold(scores: np.ndarray, fraud: np.ndarray) -> float:
     return best_t
 
 
-def calibrate(calibration_template: Calibration | None = None) -> Calibration:
-    """Fit weights and thresholds on the training split only (the held-out split is never read)."""
+def calibrate(calibration_template: Calibration | None = None, workspace: Workspace | None = None) -> Calibration:
+    """Fit weights and thresholds on the training split only (the held-out split is never read).
+
+    The signals are computed with `workspace`'s templates (default: the active workspace);
+    `strong_signal` and `block_min_strong` are kept from `calibration_template`, the hard rules too.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -175,7 +412,8 @@ def calibrate(calibration_template: Calibration | None = None) -> Calibration:
         if calibration_template
         else (0.5, 3)
     )
-    signals = assess_batch(sorted(labels), load_templates())
+    workspace = workspace or active_workspace()
+    signals = assess_batch(sorted(labels), templates_in_use(workspace))
     ids = sorted(signals)
     x = np.array([[signals[c][n].rule_score for n in SIGNAL_NAMES] for c in ids])
     y = np.array([labels[c][0] for c in ids])
@@ -199,6 +437,7 @@ def calibrate(calibration_template: Calibration | None = None) -> Calibration:
         block_threshold=round(block, 4),
         strong_signal=strong_signal,
         block_min_strong=block_min_strong,
+        hard_rules=calibration_template.hard_rules if calibration_template else (),
         fit={
             "split": f"training split: sha256('fraud-split:<claim_id>') % 100 >= {HOLDOUT_PERCENT}",
             "train_claims": len(ids),
@@ -211,6 +450,22 @@ def calibrate(calibration_template: Calibration | None = None) -> Calibration:
             "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
+
+
+def propose_calibration(fitted: Calibration, workspace: Workspace, folder: Path) -> Workspace:
+    """Write `workspace` with `fitted` weights and thresholds in its rules.yaml to `folder`, a new proposal.
+
+    Only the fitted numbers and `fit:` change in rules.yaml; comments and hard rules stay as written.
+    The folder must be new or empty: a proposal never overwrites anything, least of all the active
+    workspace. Returns the proposal, parsed and checked like any workspace.
+    """
+    if folder.exists() and any(folder.iterdir()):
+        raise FileExistsError(f"{folder} exists and is not empty; choose a new folder for the proposal")
+    files = dict(workspace.snapshot.files)
+    files[RULES_PATH] = with_fitted_values(files[RULES_PATH], fitted)
+    proposal = load_workspace(Snapshot(files, source=str(folder)))
+    write_snapshot(proposal.snapshot, folder)
+    return proposal
 
 
 def analyst_feedback_sync() -> dict[str, int]:

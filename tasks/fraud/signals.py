@@ -32,7 +32,7 @@ from tasks.fraud.tracking import compute_tracking
 class SignalSpec:
     name: SignalName
     compute: Callable[..., dict[int, Any]]
-    agent_module: ModuleType  # NAME, INSTRUCTIONS, FACTS, assess(), agent(model)
+    agent_module: ModuleType  # NAME, FACTS, assess(), agent(file, model); instructions in agents/<NAME>.yaml
 
 
 SIGNALS: dict[SignalName, SignalSpec] = {
@@ -66,19 +66,22 @@ def rule_signal(name: SignalName, facts: BaseModel) -> Signal:
     )
 
 
-def assess_batch(
+def facts_batch(
     claim_ids: Sequence[int], templates: TemplateSet | None = None, conn: Connection | None = None
-) -> dict[int, dict[SignalName, Signal]]:
-    """All six deterministic signals for a batch: six set-wise computations, no model calls.
+) -> dict[SignalName, dict[int, BaseModel]]:
+    """All six signals' facts for a batch (six set-wise computations): signal -> claim -> facts."""
+    return {name: compute_facts(name, claim_ids, templates, conn) for name in SIGNAL_NAMES}
 
-    A claim missing from a signal's facts (it vanished mid-batch) gets that signal as `failed`.
-    """
+
+def signals_from_facts(
+    claim_ids: Sequence[int], facts: dict[SignalName, dict[int, BaseModel]]
+) -> dict[int, dict[SignalName, Signal]]:
+    """The deterministic signals of a batch; a claim missing from a signal's facts gets it as `failed`."""
     by_claim: dict[int, dict[SignalName, Signal]] = {cid: {} for cid in claim_ids}
     for name in SIGNAL_NAMES:
-        facts = compute_facts(name, claim_ids, templates, conn)
         for cid in claim_ids:
-            if cid in facts:
-                by_claim[cid][name] = rule_signal(name, facts[cid])
+            if cid in facts[name]:
+                by_claim[cid][name] = rule_signal(name, facts[name][cid])
             else:
                 by_claim[cid][name] = Signal(
                     name=name,
@@ -89,3 +92,13 @@ def assess_batch(
                     error="claim not found by this signal's query",
                 )
     return by_claim
+
+
+def assess_batch(
+    claim_ids: Sequence[int], templates: TemplateSet | None = None, conn: Connection | None = None
+) -> dict[int, dict[SignalName, Signal]]:
+    """All six deterministic signals for a batch: six set-wise computations, no model calls.
+
+    A claim missing from a signal's facts (it vanished mid-batch) gets that signal as `failed`.
+    """
+    return signals_from_facts(claim_ids, facts_batch(claim_ids, templates, conn))

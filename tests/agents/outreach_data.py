@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
+from agentflows.workspace import shipped_snapshot
 from agents.outreach.brief import HistoryItem, ProspectProfile, ResearchInput, WebFindings
+from agents.workspace import Workspace, load_workspace
+
+SHIPPED_WRITERS = ("existing-customer-expansion", "new-logo-executive", "small-business-owner", "technical-buyer")
+
+
+@cache
+def shipped_workspace() -> Workspace:
+    """The workspace every new installation starts with (`agentflows/data/workspace`)."""
+    return load_workspace(shipped_snapshot())
 
 
 def profile(**overrides: object) -> ProspectProfile:
@@ -48,3 +59,12 @@ def research_input(web_text: str | None = None, **overrides: object) -> Research
         else WebFindings(url="https://byrnefreight.example/", available=False, error="timed out")
     )
     return ResearchInput(prospect=profile(**overrides), history=history, web=web)
+
+
+def shipped_route(p: ProspectProfile) -> str:
+    """The writer the shipped workspace's routing rules give this prospect."""
+    from agents.workspace.routing import rule_route
+
+    writer = rule_route(p, list(shipped_workspace().writers.values())).writer
+    assert writer is not None, f"the shipped rules route every prospect; {p} matched none"
+    return writer

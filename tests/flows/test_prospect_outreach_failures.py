@@ -18,9 +18,9 @@ from agentflows.db.crm import Activity, ActivityKind, OutboxMessage, OutreachDra
 from agentflows.settings import get_settings
 from agents import offline
 from agents.outreach import writers
-from agents.outreach.brief import WriterType
-from agents.outreach.router import rule_route
+from agents.workspace.routing import rule_route
 from tasks.crm import UnknownProspectsError, load_profiles_sync
+from tests.agents.outreach_data import shipped_workspace
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,8 @@ def test_unknown_prospects_fail_before_any_work(prefect_server, seeded_db):
 
 def _executive_prospect() -> int:
     profiles = load_profiles_sync(list(range(1, 200)))
-    return next(i for i, p in sorted(profiles.items()) if rule_route(p).writer == WriterType.NEW_LOGO_EXECUTIVE)
+    writers_ = list(shipped_workspace().writers.values())
+    return next(i for i, p in sorted(profiles.items()) if rule_route(p, writers_).writer == "new-logo-executive")
 
 
 def test_writer_that_never_validates_sends_nothing(prefect_server, seeded_db, smtp_sink, monkeypatch):
@@ -57,8 +58,8 @@ def test_writer_that_never_validates_sends_nothing(prefect_server, seeded_db, sm
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, output)])
 
     prospect = _executive_prospect()
-    broken = writers.build_writer(WriterType.NEW_LOGO_EXECUTIVE, FunctionModel(placeholder_drafts))
-    monkeypatch.setattr(writers, "writer", lambda writer_type, spec: broken)
+    broken = writers.build_writer(shipped_workspace().writers["new-logo-executive"], FunctionModel(placeholder_drafts))
+    monkeypatch.setattr(writers, "writer", lambda file, spec: broken)
     with pytest.raises(RuntimeError) as info:
         asyncio.run(prospect_outreach([prospect]))
     assert "1 of 1 prospects failed" in str(info.value)

@@ -1,5 +1,5 @@
 """Fraud-check fixtures: the seeded marketplace (once per session, copied per test), a private
-template folder per test, and a hand-built shop for signal tests."""
+template folder or a private workspace per test, and a hand-built shop for signal tests."""
 
 from __future__ import annotations
 
@@ -55,4 +55,18 @@ def _model_answers_stay_in_their_run(monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("AGENTFLOWS_MODEL_CACHE", "run")
     get_settings.cache_clear()
     yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def workspace_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A private copy of the shipped workspace, active for this test (AGENTFLOWS_WORKSPACE), templates included."""
+    from agentflows.workspace import SHIPPED
+
+    folder = tmp_path / "workspace"
+    shutil.copytree(SHIPPED, folder)
+    monkeypatch.setenv("AGENTFLOWS_WORKSPACE", str(folder))
+    monkeypatch.delenv("AGENTFLOWS_FRAUD_TEMPLATES_DIR", raising=False)
+    get_settings.cache_clear()
+    yield folder
     get_settings.cache_clear()

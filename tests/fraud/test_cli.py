@@ -92,3 +92,27 @@ def test_a_failed_write_leaves_no_decision_behind(market_db: str, monkeypatch) -
         assert "held by flow run run-1" in str(exc)
     with session_scope() as s:
         assert s.scalar(select(func.count(FraudDecision.id))) == 0
+
+
+def test_calibrate_writes_a_proposal_and_leaves_the_active_workspace_alone(
+    market_db: str, workspace_folder: Path, tmp_path: Path
+) -> None:
+    from agentflows.workspace import read_folder
+    from agents.workspace import load_workspace
+    from tasks.fraud.evaluation import labelled
+
+    active_rules = (workspace_folder / "fraud/rules.yaml").read_text()
+    folder = tmp_path / "proposal"
+    result = runner.invoke(app, ["eval", "fraud", "--calibrate", "--write", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "agentflows workspace propose" in " ".join(result.output.split())
+    assert (workspace_folder / "fraud/rules.yaml").read_text() == active_rules, "nothing went live"
+    proposal = load_workspace(read_folder(folder))
+    assert proposal.snapshot.changed_from(load_workspace(read_folder(workspace_folder)).snapshot) == {
+        "fraud/rules.yaml": "changed"
+    }
+    assert proposal.fraud.calibration.fit["train_claims"] == len(labelled("train"))
+    assert [r.name for r in proposal.fraud.calibration.hard_rules] == ["known-fraud-address"]
+
+    again = runner.invoke(app, ["eval", "fraud", "--calibrate", "--write", str(folder)])
+    assert again.exit_code == 2 and "not empty" in again.output

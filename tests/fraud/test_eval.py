@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
+from agentflows.workspace import shipped_snapshot
+from agents.workspace import load_workspace
 from tasks.fraud.evaluation import GOAL, calibrate, evaluate, is_holdout, labelled
-from tasks.fraud.risk import SHIPPED_CALIBRATION, load_calibration
 
 
 def test_holdout_meets_the_goal(market_db: str, template_dir) -> None:  # type: ignore[no-untyped-def]
@@ -32,7 +33,7 @@ def test_the_split_is_fixed_and_disjoint(market_db: str) -> None:
 def test_shipped_calibration_is_reproduced_from_the_training_split_alone(market_db: str, template_dir) -> None:  # type: ignore[no-untyped-def]
     """Refitting on the training split gives the shipped weights and thresholds: the held-out split,
     which `calibrate` never reads, cannot have influenced them."""
-    shipped = load_calibration(SHIPPED_CALIBRATION)
+    shipped = load_workspace(shipped_snapshot()).fraud.calibration
     refit = calibrate(shipped)
     assert refit.fit["train_claims"] == len(labelled("train"))
     assert refit.review_threshold == pytest.approx(shipped.review_threshold, abs=1e-3)

@@ -116,7 +116,7 @@ def test_review_pauses_and_each_outcome_resumes_it(
     caplog.set_level(logging.INFO, logger="prefect")
 
     monkeypatch.setattr(
-        orchestrator, "orchestrator", lambda _spec: orchestrator.orchestrator_agent(insisting_on("clear"))
+        orchestrator, "orchestrator", lambda *_args: orchestrator.orchestrator_agent(insisting_on("clear"))
     )
     groups = cases_by_decision()
     cases = (groups["review"] + groups["block"])[:3]

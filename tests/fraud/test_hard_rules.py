@@ -70,7 +70,7 @@ def test_a_model_insisting_on_clear_cannot_clear_a_high_risk_case(
     assert len(risky) == 3
 
     monkeypatch.setattr(
-        orchestrator, "orchestrator", lambda _spec: orchestrator.orchestrator_agent(insisting_on("clear"))
+        orchestrator, "orchestrator", lambda *_args: orchestrator.orchestrator_agent(insisting_on("clear"))
     )
     for case in risky:
         claim = load_case_sync(case)
@@ -88,7 +88,7 @@ def test_a_model_insisting_on_block_cannot_block_a_benign_case(
     benign = [c for c, (fraud, pattern) in labelled("all").items() if pattern == "benign"][:5]
     batch = verdicts_batch(benign)
     monkeypatch.setattr(
-        orchestrator, "orchestrator", lambda _spec: orchestrator.orchestrator_agent(insisting_on("block"))
+        orchestrator, "orchestrator", lambda *_args: orchestrator.orchestrator_agent(insisting_on("block"))
     )
     for case in benign:
         verdict = asyncio.run(judge(load_case_sync(case), list(batch[case].signals.values()), None))

@@ -89,7 +89,7 @@ def test_the_default_folder_starts_with_the_shipped_samples(monkeypatch: pytest.
     get_settings.cache_clear()
     try:
         folder = templates_dir()
-        assert folder == tmp_path / "fraud_templates"
+        assert folder == tmp_path / "workspace" / "fraud" / "templates"
         assert len(load_templates(folder).templates) == 6
     finally:
         get_settings.cache_clear()

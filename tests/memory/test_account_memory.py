@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.crm import OutreachDraft
-from agents.outreach.router import rule_route
 from tasks.crm import load_profiles_sync
+from tests.agents.outreach_data import shipped_route
 from tests.helpers import pending_by_contact, run_in_background, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def two_contacts_one_account_same_writer() -> tuple[int, int]:
     groups: dict[tuple[int, str], list[int]] = defaultdict(list)
     for cid, profile in sorted(load_profiles_sync(list(range(1, 400))).items()):
-        groups[(profile.account_id, rule_route(profile).writer.value)].append(cid)
+        groups[(profile.account_id, shipped_route(profile))].append(cid)
     return next(tuple(ids[:2]) for ids in groups.values() if len(ids) >= 2)  # type: ignore[return-value]
 
 

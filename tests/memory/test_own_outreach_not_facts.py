@@ -9,6 +9,7 @@ from agentflows.db.crm import ActivityKind
 from agents.outreach.brief import ResearchInput, WebFindings
 from tasks.crm import load_prospects_sync, pick_demo_prospects, record_activity_sync
 from tasks.generation import research
+from tests.agents.outreach_data import shipped_workspace
 
 SENT_BODY = "Hi Kim,\n\nOur weekly planning review could shorten your month-end close.\n\nSam"
 
@@ -48,7 +49,8 @@ def test_a_sent_email_is_prior_outreach_not_a_fact(seeded_db: str):
                 history=record.history,
                 web=WebFindings(url="https://x.example/", available=False, error="timed out"),
                 prior_outreach=record.prior_outreach,
-            )
+            ),
+            shipped_workspace(),
         )
     )
     own = {f"crm:activity:{sent}", f"crm:activity:{rejected}"}

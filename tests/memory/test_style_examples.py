@@ -15,9 +15,9 @@ from agentflows.db import session_scope
 from agentflows.db.crm import OutreachDraft
 from agentflows.settings import get_settings
 from agents.outreach.brief import StyleExample
-from agents.outreach.router import rule_route
 from tasks.crm import load_profiles_sync
 from tasks.memory import select_examples
+from tests.agents.outreach_data import shipped_route
 from tests.helpers import pending_by_contact, run_in_background, wait_for
 from tests.providers.conftest import use_provider
 
@@ -27,7 +27,7 @@ OPENING = "Quick question from a fellow operations nerd."
 def two_contacts_same_writer_different_accounts() -> tuple[int, int]:
     by_writer: dict[str, dict[int, int]] = defaultdict(dict)
     for cid, profile in sorted(load_profiles_sync(list(range(1, 400))).items()):
-        by_writer[rule_route(profile).writer.value].setdefault(profile.account_id, cid)
+        by_writer[shipped_route(profile)].setdefault(profile.account_id, cid)
     return next(tuple(list(accounts.values())[:2]) for accounts in by_writer.values() if len(accounts) >= 2)  # type: ignore[return-value]
 
 

@@ -12,11 +12,13 @@ from sqlalchemy import func, select
 from agentflows.db import session_scope
 from agentflows.db.usage import ModelUsage
 from agents.outreach import researcher, writers
-from agents.outreach.brief import WriterType
-from tasks.generation import GenerationError, choose_writer, draft_emails, research
-from tests.agents.outreach_data import research_input
+from agents.outreach.router import RouteInput, WriterChoice
+from tasks.generation import GenerationError, ask_router, choose_writer, draft_emails, research
+from tests.agents.outreach_data import research_input, shipped_workspace
 from tests.agents.test_outreach_agents import writer_input
 from tests.providers.conftest import use_provider
+
+WS = shipped_workspace()
 
 APIS = ["openai-chat", "openai-responses", "anthropic"]
 
@@ -32,14 +34,19 @@ def usage_totals() -> tuple[int, int, int]:
 @pytest.mark.parametrize("api", APIS)
 def test_each_agent_through_each_sdk(api, fake_provider, monkeypatch, empty_db):
     use_provider(monkeypatch, fake_provider, api)
-    from agents.outreach.router import RouteInput
-
     data = research_input(web_text="Byrne Freight moves temperature-controlled cargo across the Baltic states.")
-    brief = asyncio.run(research(data))
+    brief = asyncio.run(research(data, WS))
     assert brief == researcher.compose_offline(data.model_dump(mode="json"))
-    route = asyncio.run(choose_writer(RouteInput(prospect=data.prospect, brief=brief)))
-    assert route.writer == WriterType.NEW_LOGO_EXECUTIVE
-    drafts = asyncio.run(draft_emails(writer_input()))
+    route = asyncio.run(choose_writer(data.prospect, brief, WS))
+    assert route.writer == "new-logo-executive" and route.reason.startswith("rule:"), "the rules decide: no request"
+    asked = RouteInput(
+        prospect=data.prospect,
+        brief=brief,
+        writers=[WriterChoice(name=w.name, description=w.description) for w in WS.writers.values()],
+        candidates=["technical-buyer", "new-logo-executive"],
+    )
+    assert asyncio.run(ask_router(asked, WS)).writer in asked.candidates
+    drafts = asyncio.run(draft_emails(writer_input(), WS))
     assert len(drafts.variants) == 3 and writers.check_drafts(drafts, writer_input()) == []
 
     stats = fake_provider.stats
@@ -62,7 +69,7 @@ def test_transient_faults_are_retried_by_the_sdk(api, faults, fake_provider, mon
 
     get_settings.cache_clear()
     clear_agent_caches()
-    brief = asyncio.run(research(research_input()))
+    brief = asyncio.run(research(research_input(), WS))
     assert brief.facts
     assert fake_provider.stats.total_requests == 3, "two failures, one success: no layer retried on top"
     assert usage_totals()[0] == 1, "only the request that succeeded was billed and recorded"
@@ -73,7 +80,7 @@ def test_persistent_failure_stops_after_the_retry_budget(api, fake_provider, mon
     use_provider(monkeypatch, fake_provider, api, retries=2)
     fake_provider.set_faults(fail_first_n=100, fail_kind="500", retry_after_s=0.05)
     with pytest.raises(GenerationError, match=r"outreach-researcher.*provider failed after 3 attempts.*500"):
-        asyncio.run(research(research_input()))
+        asyncio.run(research(research_input(), WS))
     assert fake_provider.stats.total_requests == 3, "1 try + 2 SDK retries, nothing more"
     assert usage_totals()[0] == 0
 
@@ -82,7 +89,7 @@ def test_persistent_failure_stops_after_the_retry_budget(api, fake_provider, mon
 def test_invalid_structured_output_is_sent_back_for_repair(api, fake_provider, monkeypatch, empty_db):
     use_provider(monkeypatch, fake_provider, api)
     fake_provider.set_faults(script=["invalid_json", "ok"])
-    drafts = asyncio.run(draft_emails(writer_input()))
+    drafts = asyncio.run(draft_emails(writer_input(), WS))
     assert len(drafts.variants) == 3
     assert fake_provider.stats.total_requests == 2
     retry_turn = fake_provider.requests[1]

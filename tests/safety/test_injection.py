@@ -57,10 +57,9 @@ from agents import offline
 from agents.catalog import clear_agent_caches
 from agents.fraud.models import CaseVerdict
 from agents.landing import planner
-from agents.landing.plan import MarketingPlan, PlannerInput, Visitor
-from agents.outreach.brief import EmailDrafts, ResearchInput, WebFindings, WriterInput
-from agents.outreach.router import RouteInput
-from agents.prompting import DATA_RULE, parse_prompt, render_prompt
+from agents.landing.plan import MarketingPlan, Visitor
+from agents.outreach.brief import EmailDrafts, ResearchInput, WebFindings
+from agents.prompting import DATA_RULE, parse_prompt
 from tasks.fraud import agents as fraud_agents
 from tasks.fraud.risk import load_calibration
 from tests.conftest import copy_of_template, seed_template
@@ -484,21 +483,13 @@ def web_record(prospects: list[int]) -> Any:
 
 async def draft(record: Any, web: WebFindings) -> tuple[Any, Any, EmailDrafts]:
     """What `draft_for` does for one prospect (research, route, write), minus the flow run."""
-    from tasks.generation import choose_writer, draft_emails, research
+    from tasks.generation import choose_writer, draft_emails, research, writer_input
+    from tests.agents.outreach_data import shipped_workspace
 
-    settings = get_settings()
-    brief = await research(ResearchInput(prospect=record.profile, history=record.history, web=web))
-    route = await choose_writer(RouteInput(prospect=record.profile, brief=brief))
-    drafts = await draft_emails(
-        WriterInput(
-            prospect=record.profile,
-            brief=brief,
-            writer=route.writer,
-            seller_company=settings.seller_company,
-            offer=settings.seller_offer,
-            sender_name=settings.sender_name,
-        )
-    )
+    ws = shipped_workspace()
+    brief = await research(ResearchInput(prospect=record.profile, history=record.history, web=web), ws)
+    route = await choose_writer(record.profile, brief, ws)
+    drafts = await draft_emails(writer_input(record.profile, brief, route.writer, ws), ws)
     return brief, route, drafts
 
 
@@ -755,18 +746,19 @@ def landing_payload(case: InjectionCase, site: str, accounts: Accounts) -> dict[
 
 
 async def plan_for(visitor: Visitor) -> MarketingPlan:
-    """What `landing-plan` does for a visitor (site + CRM match -> planner), minus the flow run."""
-    from flows.landing_plan import fetch_visitor_website, match_account_sync
-    from tasks.generation import run_agent
+    """What `landing-plan` does for a visitor (site + CRM match + workspace -> planner), minus the flow run."""
+    from flows.landing_plan import fetch_visitor_website, match_account_sync, write_plan
+    from tasks.workspace import active_workspace
 
     settings = get_settings()
     web = await fetch_visitor_website.fn(visitor.website)
     match = await asyncio.to_thread(match_account_sync, visitor.email)
-    data = PlannerInput(
-        visitor=visitor, web=web, crm=match, seller_company=settings.seller_company, offer=settings.seller_offer
+    workspace = await asyncio.to_thread(active_workspace)
+    data = planner.planner_input(
+        visitor, web, match, workspace.knowledge, seller_company=settings.seller_company, offer=settings.seller_offer
     )
-    prompt = render_prompt("Write the marketing plan.", planner.NAME, "planner-input", data)
-    return await run_agent(planner.planner(settings.model_for("planner")), prompt)
+    plan, _model = await write_plan(data, workspace)
+    return plan
 
 
 def check_crm_scope(trace: Trace, visitor: Visitor, accounts: Accounts) -> None:

@@ -12,13 +12,21 @@ from agentflows.db.usage import ModelUsage
 from tasks.usage import usage_rows
 
 
-def _add(flow: str, model: str, tokens: tuple[int, int], cost: float | None, age: timedelta = timedelta()) -> None:
+def _add(
+    flow: str,
+    model: str,
+    tokens: tuple[int, int],
+    cost: float | None,
+    age: timedelta = timedelta(),
+    version: str | None = None,
+) -> None:
     with session_scope() as s:
         s.add(
             ModelUsage(
                 flow_run_id="r1",
                 flow_name=flow,
                 agent="outreach-researcher",
+                workspace_version=version,
                 provider="openai",
                 model=model,
                 input_tokens=tokens[0],
@@ -38,6 +46,7 @@ def test_usage_by_flow_and_model(empty_db):
     assert rows == [
         {
             "flow_name": "prospect-outreach",
+            "workspace_version": "-",
             "model": "gpt-4o-mini",
             "requests": 2,
             "input_tokens": 1500,
@@ -47,6 +56,7 @@ def test_usage_by_flow_and_model(empty_db):
         },
         {
             "flow_name": "prospect-outreach",
+            "workspace_version": "-",
             "model": "local-model",
             "requests": 1,
             "input_tokens": 700,
@@ -61,3 +71,30 @@ def test_usage_by_flow_and_model(empty_db):
     assert "fraud-check" not in result.output, "older than --since"
     bad = CliRunner().invoke(app, ["usage", "--since", "a week"])
     assert bad.exit_code == 2 and "30m, 24h, 7d" in bad.output
+
+
+def test_usage_by_workspace_version(empty_db):
+    """A workspace change's cost shows apart from the version before it, per flow and in total."""
+    _add("landing-plan", "gpt-4o-mini", (1000, 200), 0.0003, version="aaaaaaaaaaaa")
+    _add("landing-plan", "gpt-4o-mini", (2000, 400), 0.0006, version="bbbbbbbbbbbb")
+    _add("landing-plan", "gpt-4o-mini", (500, 100), 0.0001, version="bbbbbbbbbbbb")
+    _add("prospect-outreach", "gpt-4o-mini", (300, 30), 0.0001, version="bbbbbbbbbbbb")
+    by_flow = usage_rows(by="flow_name")
+    assert [(r["flow_name"], r["workspace_version"], r["requests"], r["input_tokens"]) for r in by_flow] == [
+        ("landing-plan", "aaaaaaaaaaaa", 1, 1000),
+        ("landing-plan", "bbbbbbbbbbbb", 2, 2500),
+        ("prospect-outreach", "bbbbbbbbbbbb", 1, 300),
+    ]
+    totals = usage_rows(by="workspace_version")
+    assert [(r["workspace_version"], r["requests"], r["cost_usd"]) for r in totals] == [
+        ("aaaaaaaaaaaa", 1, 0.0003),
+        ("bbbbbbbbbbbb", 3, 0.0008),
+    ]
+    shown = CliRunner().invoke(app, ["usage", "--by", "flow"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "workspace" in shown.output and "aaaaaaaaaaaa" in shown.output and "bbbbbbbbbbbb" in shown.output
+    grouped = CliRunner().invoke(app, ["usage", "--by", "workspace"], env={"COLUMNS": "200"})
+    assert grouped.exit_code == 0, grouped.output
+    line = next(ln for ln in grouped.output.splitlines() if "bbbbbbbbbbbb" in ln)
+    cells = [c.strip() for c in line.strip().strip("│").split("│")]
+    assert cells == ["bbbbbbbbbbbb", "gpt-4o-mini", "3", "2,800", "530", "0.0008"]

@@ -76,6 +76,8 @@ def test_landing_form_gets_its_plan_within_wait(stack: UpProcess):
     assert plan["company"] == "Brightline Freight" and [p["days"] for p in plan["plan"]] == [30, 60, 90]
     later = httpx.get(f"http://127.0.0.1:{stack.env['AGENTFLOWS_WEBHOOK_PORT']}/plans/{answer.json()['flow_run_id']}")
     assert later.status_code == 200 and later.json()["plan"] == plan
+    version = answer.json()["workspace_version"]  # the workspace snapshot (instructions, knowledge) that wrote it
+    assert version and len(version) == 12 and later.json()["workspace_version"] == version
 
 
 def test_crm_webhook_outreach_is_approved_from_the_cli_and_sent(stack: UpProcess):
