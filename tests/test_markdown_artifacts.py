@@ -365,3 +365,31 @@ def test_the_outreach_and_sweep_summaries() -> None:
     items = [SweepItem(case_id=i, outcome="failed", error=t) for i, t in enumerate(HOSTILE)]
     check_table_artifact(sweep_table(items), list(SweepItem.model_fields))
     assert md_table_artifact([{"a": 1}, {"b": "x"}]) == [{"a": 1, "b": None}, {"a": None, "b": "x"}]
+
+
+def test_the_workspace_comparison_outreach_half() -> None:
+    """Names, routing reasons, errors and example drafts come from CRM data and the models' output."""
+    from types import SimpleNamespace
+
+    from agents.outreach.brief import EmailDrafts, EmailVariant
+    from tasks.workspace_eval import OutreachSide, ProspectResult, outreach_markdown
+
+    drafts = EmailDrafts(
+        variants=[EmailVariant(subject=f"## s{i} | `x`", body=HOSTILE_TEXT[:3000], angle="an angle",
+                               facts_used=["F1"]) for i in (1, 2, 3)]
+    )  # fmt: skip
+
+    def side(version: str, writer: str) -> OutreachSide:
+        return OutreachSide(
+            version=version,
+            results=[
+                ProspectResult(contact_id=i, who=hostile_line(i), writer=writer, reason=hostile_line(i + 1),
+                               drafts=drafts if i % 2 else None, error=None if i % 2 else HOSTILE_TEXT)
+                for i in range(6)
+            ],
+        )  # fmt: skip
+
+    active = SimpleNamespace(writers={})
+    proposed = SimpleNamespace(writers={"technical-buyer": SimpleNamespace(version="2")})
+    markdown = outreach_markdown(active, proposed, side("a", "new-logo-executive"), side("b", "technical-buyer"))  # type: ignore[arg-type]
+    check_page(markdown, headings=["Outreach, on 6 CRM prospects", "Writer `technical-buyer`"], table_rows=[7])
