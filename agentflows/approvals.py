@@ -1,8 +1,10 @@
 """Approving outreach from code or the CLI: the same form the Prefect UI shows, filled in for you.
 
 The answer is validated here first (so a typo gets a clear message and the run stays paused) and
-then by the Prefect server against the form's JSON schema; the flow itself checks the drafts'
-digest and pauses again if anything is off.
+then by the Prefect server against the form's JSON schema. The drafts a terminal user reviews are
+the database's (`agentflows approvals`), the ones the run would send are those it paused on: the
+digest in the run's pause key (`agentflows.forms.pause_key`) must equal the database's, or the
+answer is refused and the run stays paused.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from uuid import UUID
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from agentflows.compat.prefect import is_missing_form_schema
+from agentflows.compat.prefect import current_pause_key, is_missing_form_schema
 from agentflows.db import session_scope
 from agentflows.db.crm import Account, Contact, OutreachDraft
 
@@ -111,7 +113,6 @@ def approval_input(
         "subject": subject,
         "body": body,
         "note": note,
-        "drafts_digest": draft.digest,
     }
     try:
         OutreachApproval.model_validate(data)
@@ -121,10 +122,49 @@ def approval_input(
     return data
 
 
-async def resume_paused_run(flow_run_id: str, run_input: dict[str, Any], error: type[Exception]) -> None:
+@dataclass(frozen=True)
+class Reviewed:
+    """What the person answering has reviewed: a pause kind (`agentflows.forms`) and the digest of what they saw."""
+
+    kind: str
+    digest: str
+    what: str = "drafts"
+
+
+async def refuse_if_stale(flow_run_id: str, reviewed: Reviewed, error: type[Exception]) -> None:
+    """Raise `error` unless the run is paused on exactly what was reviewed (the digest in its pause key).
+
+    An answer goes to the pause the run waits on *now*; had the run re-asked about other drafts (or an
+    older agentflows paused it), the answer would apply to something its author never saw.
+    """
+    from agentflows.forms import digest_in_pause_key
+
+    key = await current_pause_key(UUID(flow_run_id))
+    if key is None:
+        raise error(f"run {flow_run_id} is not paused (already answered, or not started yet)")
+    paused_on = digest_in_pause_key(reviewed.kind, key)
+    if paused_on is None:
+        raise error(
+            f"run {flow_run_id} waits on {key!r}, not on a {reviewed.kind} of {reviewed.what} this version knows; "
+            "answer it in the Prefect UI (its form shows what it waits on). Nothing was sent; the run stays paused"
+        )
+    if paused_on != reviewed.digest:
+        raise error(
+            f"run {flow_run_id} waits on {reviewed.what} {paused_on}, but the database holds {reviewed.what} "
+            f"{reviewed.digest}: they changed since the run paused, so this answer would apply to {reviewed.what} "
+            "you did not review. Answer in the Prefect UI (its form shows the run's own) or start a new run. "
+            "Nothing was sent; the run stays paused"
+        )
+
+
+async def resume_paused_run(
+    flow_run_id: str, run_input: dict[str, Any], error: type[Exception], reviewed: Reviewed | None = None
+) -> None:
     """Resume a paused run with its form's answer; a refusal is raised as `error`, never swallowed.
 
     Shared by every approval form (outreach drafts, fraud reviews): the messages say what to do next.
+    With `reviewed`, the run must be paused on that digest (`refuse_if_stale`), checked right before
+    each resume attempt.
     """
     import asyncio
 
@@ -135,6 +175,11 @@ async def resume_paused_run(flow_run_id: str, run_input: dict[str, Any], error: 
     # pausing at once) has taken over 5 s. Wait up to 30 s for it.
     deadline = time.monotonic() + 30
     while True:
+        if reviewed is not None:
+            try:
+                await refuse_if_stale(flow_run_id, reviewed, error)
+            except ObjectNotFound as exc:
+                raise error(f"no flow run {flow_run_id} on this Prefect server") from exc
         try:
             await aresume_flow_run(UUID(flow_run_id), run_input=run_input)
             return
@@ -152,5 +197,11 @@ async def resume_paused_run(flow_run_id: str, run_input: dict[str, Any], error: 
 
 
 async def submit(flow_run_id: str, run_input: dict[str, Any]) -> None:
-    """Resume the paused outreach run with `run_input` (see `resume_paused_run`)."""
-    await resume_paused_run(flow_run_id, run_input, ApprovalError)
+    """Resume the paused outreach run with `run_input`, if it waits on the drafts the database holds.
+
+    The database's drafts are what `agentflows approvals` showed; see `resume_paused_run`.
+    """
+    from agentflows.forms import APPROVAL_PAUSE
+
+    digest = _draft(flow_run_id).digest
+    await resume_paused_run(flow_run_id, run_input, ApprovalError, Reviewed(APPROVAL_PAUSE, digest))

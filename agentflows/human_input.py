@@ -18,11 +18,18 @@ from __future__ import annotations
 import os
 from typing import Any, TypeVar
 
+from prefect import get_run_logger
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout, Pause
 from prefect.flow_runs import apause_flow_run, asuspend_flow_run
 
-from agentflows.compat.prefect import answer_when_resumed, paused_despite_refusal, request_suspension, save_form
+from agentflows.compat.prefect import (
+    answer_when_resumed,
+    pause_already_fired,
+    paused_despite_refusal,
+    request_suspension,
+    save_form,
+)
 from agentflows.settings import get_settings
 
 T = TypeVar("T")
@@ -58,9 +65,21 @@ def served_by_a_worker() -> bool:
     return bool(os.environ.get("PREFECT__FLOW_RUN_ID") or (run and run.deployment_id))
 
 
-async def wait_for_answer(form: Any, *, timeout_s: int, key: str) -> Any:
-    """Wait for a person to submit `form` (a RunInput, possibly `.with_initial_data(...)`)."""
+SUSPENDED_NOTE = (
+    "; until then this run is suspended and holds no process (Prefect logs that as "
+    "'Finished in state Suspended', as expected)"
+)
+
+
+async def wait_for_answer(form: Any, *, timeout_s: int, key: str, waiting: str | None = None) -> Any:
+    """Wait for a person to submit `form` (a RunInput, possibly `.with_initial_data(...)`).
+
+    `waiting` (where and how to answer) is logged on the run just before it starts to wait, so its page
+    explains itself; not when this pause was answered already (a resumed run replaying to it).
+    """
     poll_s = get_settings().approval_poll_s
+    if waiting and not pause_already_fired(key):
+        get_run_logger().info("%s", waiting + (SUSPENDED_NOTE if waits_without_a_process() else ""))
     if waits_without_a_process():
         # Raises prefect's Pause to end this process; on the run's next start it returns the answer.
         try:

@@ -37,4 +37,18 @@ def configure_prefect_env(settings: Settings | None = None) -> None:
 
 
 def prefect_ui_url() -> str:
-    return os.environ.get("PREFECT_UI_URL") or get_settings().prefect_api_url.removesuffix("/api")
+    """The Prefect UI's address: PREFECT_UI_URL, else derived from PREFECT_API_URL (as Prefect does), else ours."""
+    if url := os.environ.get("PREFECT_UI_URL"):
+        return url.rstrip("/")
+    api = os.environ.get("PREFECT_API_URL") or get_settings().prefect_api_url
+    return api.rstrip("/").removesuffix("/api")
+
+
+def flow_run_url(flow_run_id: object) -> str:
+    """The run's page in the Prefect UI (where its Resume form is): every link we print or log is this one."""
+    return f"{prefect_ui_url()}/runs/flow-run/{flow_run_id}"
+
+
+def artifact_url(artifact_id: object) -> str:
+    """An artifact's own page in the Prefect UI (this version of it, not the latest under its key)."""
+    return f"{prefect_ui_url()}/artifacts/artifact/{artifact_id}"

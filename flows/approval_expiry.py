@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 from pydantic import BaseModel
 
+from agentflows.markdown import md_table_artifact
 from tasks.fraud.decisions import awaiting_reviews, record_review_timeout
 from tasks.outreach import awaiting_approvals, record_timeout
 from tasks.waits import expired_waits
@@ -39,6 +40,8 @@ async def approval_expiry() -> ExpiredWaits:
     rows = [{"kind": "outreach draft", "id": d} for d in done.drafts]
     rows += [{"kind": "fraud case", "id": c} for c in done.claims]
     if rows:
-        await acreate_table_artifact(table=rows, key="approval-expiry", description="Waits that expired unanswered")
+        await acreate_table_artifact(
+            table=md_table_artifact(rows), key="approval-expiry", description="Waits that expired unanswered"
+        )
     get_run_logger().info("%d outreach approvals and %d fraud reviews timed out", len(done.drafts), len(done.claims))
     return ExpiredWaits(drafts=sorted(done.drafts), claims=sorted(done.claims))

@@ -32,9 +32,11 @@ from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import flow_run as current_flow_run
 from pydantic import BaseModel, Field
 
-from agentflows.forms import FraudReview
+from agentflows.forms import FRAUD_REVIEW_PAUSE, FraudReview, pause_key
 from agentflows.fraud_templates import propose_template
 from agentflows.human_input import AnswerTimeout, wait_for_answer
+from agentflows.markdown import Abbrev, Markdown, md_cell, md_code, md_link, md_quote, md_table, md_text
+from agentflows.prefect_env import artifact_url, flow_run_url
 from agentflows.settings import get_settings
 from agents.fraud.models import CaseVerdict, ClaimSummary, Decision
 from tasks.fraud.agents import judge, run_signals
@@ -101,23 +103,29 @@ def release_sweep_slot() -> None:
 # --- what the analyst reads ----------------------------------------------------------------------------
 
 
-def _cell(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    text = text[: limit - 1] + "…" if len(text) > limit else text
-    return text.replace("|", "/").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
-
-
 def verdict_markdown(claim: ClaimSummary, verdict: CaseVerdict, flow_run_id: str) -> str:
-    """The signal table, the rationale and the rule that applied, above the review form."""
-    rows = "\n".join(
-        f"| {s.name.replace('_', ' ')} | {'**FAILED**' if s.status == 'failed' else 'ok'} | {s.score:.2f} "
-        f"| {s.rule_score:.2f} | {_cell(s.error or s.summary)} | {_cell(', '.join(e.ref for e in s.evidence[:4]), 90)}"
-        " |"
-        for s in sorted(verdict.signals, key=lambda s: -s.rule_score)
+    """The signal table, the rationale and the rule that applied: the run's artifact for the analyst.
+
+    The customer's message, signal summaries, errors and the model's rationale are untrusted text and go
+    through `agentflows.markdown`, so none of them can break the table or add structure to the page.
+    """
+    signals = md_table(
+        ["signal", "status", "score", "rule score", "summary", "evidence"],
+        (
+            (
+                s.name.replace("_", " "),
+                Markdown("**FAILED**") if s.status == "failed" else "ok",
+                f"{s.score:.2f}",
+                f"{s.rule_score:.2f}",
+                s.error or s.summary,
+                Abbrev(", ".join(e.ref for e in s.evidence[:4]), ", ".join(e.ref for e in s.evidence)),
+            )
+            for s in sorted(verdict.signals, key=lambda s: -s.rule_score)
+        ),
     )
     templates = (
         "\n".join(
-            f"- `{t.name}` version `{t.version}` (similarity {t.similarity:.2f}): {_cell(t.tactic)}"
+            f"- {md_code(t.name)} version {md_code(t.version)} (similarity {t.similarity:.2f}): {md_cell(t.tactic)}"
             for t in verdict.templates
         )
         or "- none above the similarity floor"
@@ -130,50 +138,81 @@ def verdict_markdown(claim: ClaimSummary, verdict: CaseVerdict, flow_run_id: str
     )
     return "\n".join(
         [
-            f"# Fraud check: case {claim.claim_id} ({claim.kind.replace('_', ' ')})",
+            f"# Fraud check: case {claim.claim_id} ({md_cell(claim.kind.replace('_', ' '))})",
             offline_note,
-            f"**Decision:** `{verdict.decision}` · **Deterministic risk:** {verdict.deterministic_risk:.2f} · "
-            f"**Model proposed:** `{verdict.proposal.decision}` (risk {verdict.proposal.risk_score:.2f}) · "
-            f"**Rule:** {_cell(verdict.rule, 300)}",
-            f"\n**Order** {claim.order_id} · **customer** {claim.customer_id} · **claimed** "
-            f"{claim.amount_claimed:,.2f} of {claim.order_amount:,.2f} · "
-            f"**opened** {claim.opened_at:%Y-%m-%d %H:%M} UTC",
-            f"\n**Workspace** `{verdict.workspace_version}` · **rules** `fraud/rules.yaml@{verdict.rules_version}`",
-            f"\n**Customer's message** (untrusted):\n> {_cell(claim.message, 1200)}",
-            "\n## Signals\n| signal | status | score | rule score | summary | evidence |\n|---|---|---|---|---|---|",
-            rows,
-            f"\n## Rationale\n{_cell(verdict.proposal.rationale, 2000)}",
+            verdict_summary(claim, verdict),
+            f"\n**Customer's message** (untrusted):\n{md_quote(claim.message)}",
+            f"\n## Signals\n{signals}",
+            f"\n## Rationale\n{md_text(verdict.proposal.rationale)}",
             f"\n## Templates matched\n{templates}",
-            f"\n---\n**Digest:** `{verdict.digest}` · decide in the form (Resume) or: "
+            f"\n---\n**Digest:** {md_code(verdict.digest)} · decide in the form (Resume) or: "
             f"`agentflows fraud decide --case {claim.claim_id} --outcome 'not fraud' --analyst NAME`"
-            f" · run `{flow_run_id}`",
+            f" · run {md_code(flow_run_id)}",
         ]
     )
 
 
+def verdict_summary(claim: ClaimSummary, verdict: CaseVerdict) -> str:
+    """The decision, the risk, the rule and the claim in two lines (the artifact's and the form's top)."""
+    return (
+        f"**Decision:** {md_code(verdict.decision)} · **Deterministic risk:** {verdict.deterministic_risk:.2f} · "
+        f"**Model proposed:** {md_code(verdict.proposal.decision)} (risk {verdict.proposal.risk_score:.2f}) · "
+        f"**Rule:** {md_cell(verdict.rule, limit=300)}\n\n**Order** {claim.order_id} · **customer** "
+        f"{claim.customer_id} · **claimed** {claim.amount_claimed:,.2f} of {claim.order_amount:,.2f} · "
+        f"**opened** {claim.opened_at:%Y-%m-%d %H:%M} UTC\n\n**Workspace** {md_code(verdict.workspace_version)} · "
+        f"**rules** {md_code(f'fraud/rules.yaml@{verdict.rules_version}')}"
+    )
+
+
+def review_description(claim: ClaimSummary, verdict: CaseVerdict, artifact_link: str) -> str:
+    """What the review form shows: one link to the whole case page, then what the analyst decides on."""
+    signals = "\n".join(
+        f"- **{md_cell(s.name.replace('_', ' '))}** "
+        + (
+            "**FAILED**: " + md_cell(s.error or s.summary, limit=200)
+            if s.status == "failed"
+            else f"{s.rule_score:.2f}: {md_cell(s.summary, limit=200)}"
+        )
+        for s in sorted(verdict.signals, key=lambda s: -s.rule_score)
+    )
+    link = md_link(f"Open the case page of case {claim.claim_id} (signals, evidence, templates)", artifact_link)
+    return "\n".join(
+        [
+            f"**{link}**",
+            f"\n{verdict_summary(claim, verdict)}",
+            f"\n**Customer's message** (untrusted):\n{md_quote(claim.message)}",
+            f"\n**Signals** (rule score):\n{signals}",
+            f"\n**Rationale:** {md_cell(verdict.proposal.rationale, limit=1200)}",
+        ]
+    )
+
+
+def waiting_line(case_id: int, flow_run_id: str) -> str:
+    """The log line before the pause: the run page shows it above Prefect's own "Suspended" line."""
+    return (
+        f"waiting for an analyst: open {flow_run_url(flow_run_id)} or run "
+        f"`agentflows fraud decide --case {case_id} --outcome 'confirm fraud|not fraud|escalate' --analyst NAME`"
+    )
+
+
 async def ask_analyst(verdict: CaseVerdict, description: str) -> AnalystAnswer:
-    """Pause until an analyst answers; re-ask (with the reason) when the answer cannot be accepted."""
+    """Pause until an analyst answers.
+
+    The pause key carries the verdict's digest (`pause_key`): the answer is stored under it, and the
+    command line answers only a run paused on the verdict the database holds.
+    """
     settings = get_settings()
-    problem = ""
-    for attempt in range(1, 21):
-        form = FraudReview.with_initial_data(
-            description=(f"**Not accepted:** {problem}\n\n" if problem else "") + description,
-            verdict_digest=verdict.digest,
+    form = FraudReview.with_initial_data(description=description)
+    try:
+        answer = await wait_for_answer(
+            form,
+            timeout_s=settings.fraud_review_timeout_s,
+            key=pause_key(FRAUD_REVIEW_PAUSE, verdict.digest, 1),
+            waiting=waiting_line(verdict.claim_id, str(current_flow_run.id)),
         )
-        try:
-            answer = await wait_for_answer(
-                form, timeout_s=settings.fraud_review_timeout_s, key=f"fraud-review-{attempt}"
-            )
-        except AnswerTimeout:
-            return AnalystAnswer(action="timed_out")
-        if answer.verdict_digest.strip() == verdict.digest:
-            return AnalystAnswer(action=OUTCOMES[answer.outcome], analyst=answer.analyst.strip(), note=answer.note)
-        problem = (
-            f"this verdict changed since the form you submitted was shown (digest {answer.verdict_digest!r}, "
-            f"current {verdict.digest!r}). Reload the run page and review the current verdict."
-        )
-        get_run_logger().warning("review answer not accepted: %s", problem)
-    raise RuntimeError("20 review answers in a row could not be accepted; the case stays undecided")
+    except AnswerTimeout:
+        return AnalystAnswer(action="timed_out")
+    return AnalystAnswer(action=OUTCOMES[answer.outcome], analyst=answer.analyst.strip(), note=answer.note)
 
 
 # --- the flow --------------------------------------------------------------------------------------------
@@ -202,6 +241,13 @@ async def fraud_check(case_id: int, workspace_version: str | None = None) -> Fra
         for problem in getattr(conversation, "template_problems", []):
             logger.warning("fraud template skipped: %s", problem)
         verdict = await judge(claim, signals, facts, workspace)
+        artifact_id = None
+        if verdict.decision == "review":  # before the row says "awaiting review": whoever reads it finds the page
+            artifact_id = await acreate_markdown_artifact(
+                markdown=verdict_markdown(claim, verdict, flow_run_id),
+                key=f"fraud-case-{case_id}",
+                description=f"Fraud check of case {case_id}",
+            )
         await record_auto_decision(verdict, flow_run_id)
         result = FraudCheckResult(
             case_id=case_id,
@@ -215,12 +261,8 @@ async def fraud_check(case_id: int, workspace_version: str | None = None) -> Fra
         if verdict.decision != "review":
             logger.info("case %s: %s (risk %.2f)", case_id, verdict.decision, verdict.deterministic_risk)
             return result
-        markdown = verdict_markdown(claim, verdict, flow_run_id)
-        await acreate_markdown_artifact(
-            markdown=markdown, key=f"fraud-case-{case_id}", description=f"Fraud check of case {case_id}"
-        )
         release_sweep_slot()
-        answer = await ask_analyst(verdict, markdown)
+        answer = await ask_analyst(verdict, review_description(claim, verdict, artifact_url(artifact_id)))
         await record_human_decision(verdict, flow_run_id, answer.action, answer.analyst, answer.note)
         if answer.action == "confirm_fraud" and not verdict.templates:  # a tactic the templates do not know yet
             path = await asyncio.to_thread(

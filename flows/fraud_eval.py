@@ -20,6 +20,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_table_artifact
 
+from agentflows.markdown import md_table_artifact
 from tasks.fraud.evaluation import Split, evaluate
 from tasks.workspace import use_workspace, workspace_at
 
@@ -30,7 +31,7 @@ async def fraud_eval(split: Split = "holdout") -> dict[str, Any]:
     workspace = await asyncio.to_thread(workspace_at, await use_workspace())
     report = await asyncio.to_thread(evaluate, split, None, workspace)
     await acreate_table_artifact(
-        table=report.summary_rows(),
+        table=md_table_artifact(report.summary_rows()),
         key=f"fraud-eval-{split}",
         description=(
             f"Fraud check on the {split} split ({report.claims} claims, {report.frauds} fraudulent), "
@@ -40,6 +41,8 @@ async def fraud_eval(split: Split = "holdout") -> dict[str, Any]:
         ),
     )
     await acreate_table_artifact(
-        table=report.by_pattern, key=f"fraud-eval-{split}-patterns", description="Flag rate per planted pattern"
+        table=md_table_artifact(report.by_pattern),
+        key=f"fraud-eval-{split}-patterns",
+        description="Flag rate per planted pattern",
     )
     return {row["metric"]: row["value"] for row in report.summary_rows()}

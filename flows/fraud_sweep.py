@@ -24,6 +24,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from pydantic import BaseModel
 
+from agentflows.markdown import md_table_artifact
 from agentflows.settings import get_settings
 from flows.fraud_check import FraudCheckResult, fraud_check, sweep_slot
 from tasks.fraud.cases import CaseAlreadyDecidedError, undecided_claims
@@ -36,6 +37,11 @@ class SweepItem(BaseModel):
     flow_run_id: str | None = None
     risk: float | None = None
     error: str | None = None
+
+
+def sweep_table(items: list[SweepItem]) -> list[dict[str, object]]:
+    """The sweep's artifact; the UI renders string cells as markdown, and errors quote what failed."""
+    return md_table_artifact(item.model_dump(mode="json") for item in items)
 
 
 class SweepSummary(BaseModel):
@@ -94,7 +100,7 @@ async def fraud_sweep(since: datetime | None = None, limit: int = 500) -> SweepS
     counts = dict(Counter(item.outcome for item in items))
     if items:
         await acreate_table_artifact(
-            table=[item.model_dump(mode="json") for item in items],
+            table=sweep_table(items),
             key="fraud-sweep",
             description="Outcome of every claim in this sweep: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
         )

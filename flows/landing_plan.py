@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from agentflows.db import session_scope
 from agentflows.db.crm import Account, Contact, Deal, DealStage
 from agentflows.db.webhooks import LandingPlan
+from agentflows.markdown import md_cell, md_code, md_table, md_text, source_cell
 from agentflows.settings import get_settings
 from agentflows.workspace_context import using_workspace
 from agents.durable import configured_model
@@ -138,19 +139,23 @@ async def write_plan(data: PlannerInput, workspace: Workspace) -> tuple[Marketin
 
 
 def plan_markdown(plan: MarketingPlan, workspace_version: str | None = None) -> str:
+    """The plan as the run's artifact; every text in it is model output grounded in an untrusted website."""
     ideas = "\n".join(
-        f"{i}. **{c.channel}**: {c.idea} _({c.rationale}; facts {', '.join(c.facts_used)})_"
+        f"{i}. **{md_cell(c.channel)}**: {md_cell(c.idea)} _({md_cell(c.rationale)}; facts "
+        f"{md_cell(', '.join(c.facts_used))})_"
         for i, c in enumerate(plan.channel_ideas, start=1)
     )
     phases = "\n".join(
-        f"- **{p.days} days**: {p.focus}: {'; '.join(p.actions)} (metric: {p.success_metric})" for p in plan.plan
+        f"- **{p.days} days**: {md_cell(p.focus)}: {'; '.join(md_cell(a) for a in p.actions)} "
+        f"(metric: {md_cell(p.success_metric)})"
+        for p in plan.plan
     )
-    facts = "\n".join(f"| {f.id} | {f.text.replace('|', '/')} | `{f.source}` |" for f in plan.facts)
-    caveats = "\n".join(f"- {c}" for c in plan.caveats)
+    facts = md_table(["id", "fact", "source"], [(md_code(f.id), f.text, source_cell(f.source)) for f in plan.facts])
+    caveats = "\n".join(f"- {md_cell(c)}" for c in plan.caveats)
     return (
-        f"# Marketing plan for {plan.company}\n\n{plan.positioning}\n\n## Channels\n{ideas}\n\n"
-        f"## 30/60/90\n{phases}\n\n## Facts\n| id | fact | source |\n|---|---|---|\n{facts}\n\n## Caveats\n{caveats}"
-        + (f"\n\n_Workspace version `{workspace_version}`._" if workspace_version else "")
+        f"# Marketing plan for {md_cell(plan.company)}\n\n{md_text(plan.positioning)}\n\n## Channels\n{ideas}\n\n"
+        f"## 30/60/90\n{phases}\n\n## Facts\n{facts}\n\n## Caveats\n{caveats}"
+        + (f"\n\n_Workspace version {md_code(workspace_version)}._" if workspace_version else "")
     )
 
 
@@ -169,5 +174,7 @@ async def landing_plan(visitor: Visitor) -> MarketingPlan:
     with using_workspace(version):  # the usage rows of the planner's model requests record it
         plan, model = await write_plan(data, workspace)
     await save_plan(flow_run_id, plan, match, model, version)
-    await acreate_markdown_artifact(markdown=plan_markdown(plan, version), key="landing-plan", description=plan.company)
+    await acreate_markdown_artifact(
+        markdown=plan_markdown(plan, version), key="landing-plan", description=md_cell(plan.company)
+    )
     return plan

@@ -29,12 +29,15 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.runtime import flow_run as current_flow_run
 from pydantic import BaseModel
 
-from agentflows.forms import OutreachApproval
+from agentflows.forms import APPROVAL_PAUSE, OutreachApproval, pause_key
 from agentflows.human_input import AnswerTimeout, served_by_a_worker, wait_for_answer
+from agentflows.markdown import md_cell, md_code, md_link, md_quote, md_table, md_table_artifact, md_text, source_cell
+from agentflows.prefect_env import artifact_url, flow_run_url
 from agentflows.settings import get_settings
 from agentflows.workspace_context import using_workspace
 from agents.outreach.brief import (
     EmailDrafts,
+    EmailVariant,
     ProspectBrief,
     ProspectProfile,
     ResearchInput,
@@ -61,13 +64,11 @@ from tasks.workspace import use_workspace, workspace_at
 # --- the approval form (the UI renders `agentflows.forms.OutreachApproval`; `agentflows approve` fills it) ---
 
 
-def decide(answer: OutreachApproval, drafts: EmailDrafts, digest: str) -> Decision | str:
-    """The decision an approval form means, or a message saying why it cannot be accepted."""
-    if answer.drafts_digest.strip() != digest:
-        return (
-            f"These drafts changed since the form you submitted was shown (digest {answer.drafts_digest!r}, "
-            f"current {digest!r}). Reload the run page and review the current drafts."
-        )
+def decide(answer: OutreachApproval, drafts: EmailDrafts) -> Decision | str:
+    """The decision an approval form means, or a message saying why it cannot be accepted.
+
+    Which drafts the answer is about is settled by the pause it answers (its key names their digest).
+    """
     if answer.decision == "reject":
         return Decision(outcome="rejected", reviewer=answer.reviewer.strip(), note=answer.note)
     variant = int(answer.decision.rsplit(" ", 1)[1])
@@ -102,6 +103,11 @@ class OutreachSummary(BaseModel):
     outcomes: list[ProspectOutcome]
 
 
+def summary_table(outcomes: list[ProspectOutcome]) -> list[dict[str, object]]:
+    """The batch's summary artifact; the UI renders string cells as markdown, and errors quote what failed."""
+    return md_table_artifact(o.model_dump(mode="json") for o in outcomes)
+
+
 # --- drafting concurrency: at most `max_parallel_drafts` prospects drafting at once per process ---
 
 _slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = WeakKeyDictionary()
@@ -128,39 +134,56 @@ def drafts_markdown(
     examples: list[StyleExample],
     versions: str = "",
 ) -> str:
-    """What the reviewer reads above the approval form and in the run's Artifacts tab."""
+    """What the reviewer reads in the run's Artifacts tab: the brief with its sources, then the three drafts.
+
+    Everything but our own labels is untrusted (CRM notes, earlier emails, web text, model output) and goes
+    through `agentflows.markdown`, so no fact can break the table or add structure to the page.
+    """
     offline_note = (
         "\n> **Offline model**: these drafts were written deterministically from CRM and web facts, "
         "without a language model.\n"
         if model == "offline"
         else ""
     )
-    facts = "\n".join(f"| {f.id} | {f.text.replace('|', '/')} | `{f.source}` |" for f in brief.facts)
+    facts = md_table(
+        ["id", "fact", "source"], [(md_code(f.id), f.text, source_cell(f.source)) for f in brief.facts], limit=200
+    )
     parts = [
-        f"# Outreach to {profile.name}, {profile.role} at {profile.company}",
+        f"# Outreach to {md_cell(profile.name)}, {md_cell(profile.role)} at {md_cell(profile.company)}",
         offline_note,
-        f"**Writer:** `{writer}` · **Model:** `{model}` · **Web:** {brief.web_source} · **Digest:** `{digest}`",
+        f"**Writer:** {md_code(writer)} · **Model:** {md_code(model)} · **Web:** {md_cell(brief.web_source, limit=120)}"
+        f" · **Digest:** {md_code(digest)}",
         *([f"**Workspace:** {versions}"] if versions else []),
-        f"\n## Brief\n{brief.summary}\n\n| id | fact | source |\n|---|---|---|\n{facts}",
-        "\n**Likely pains:** " + "; ".join(brief.pains),
+        f"\n## Brief\n{md_text(brief.summary)}\n\n{facts}",
+        "\n**Likely pains:** " + "; ".join(md_cell(p) for p in brief.pains),
     ]
     if brief.prior_outreach:
-        parts.append("\n## Prior outreach to this account\n" + "\n".join(f"- {line}" for line in brief.prior_outreach))
+        parts.append(
+            "\n## Prior outreach to this account\n" + "\n".join(f"- {md_cell(line)}" for line in brief.prior_outreach)
+        )
     if examples:
         parts.append(
             "\n## Reviewer examples the writer was given\n"
-            + "\n".join(f"- {e.kind} by {e.reviewer or 'a reviewer'} (`{e.ref}`): {example_gist(e)}" for e in examples)
+            + "\n".join(
+                f"- {md_cell(e.kind)} by {md_cell(e.reviewer or 'a reviewer')} ({md_code(e.ref)}): "
+                f"{md_cell(example_gist(e))}"
+                for e in examples
+            )
         )
-    for i, v in enumerate(drafts.variants, start=1):
-        body = "\n".join(f"> {line}" if line else ">" for line in v.body.splitlines())
-        parts.append(
-            f"\n## Variant {i}: {v.angle}\n**Subject:** {v.subject}  \n**Facts:** {', '.join(v.facts_used)}\n\n{body}"
-        )
+    parts.extend(f"\n{variant_markdown(i, v)}" for i, v in enumerate(drafts.variants, start=1))
     parts.append(
         f"\n---\nApprove in the form (Resume) or: `agentflows approve {flow_run_id} --variant N --reviewer NAME`"
         f" / `agentflows reject {flow_run_id} --reviewer NAME --note WHY`"
     )
     return "\n".join(parts)
+
+
+def variant_markdown(number: int, variant: EmailVariant, heading: str = "##") -> str:
+    """One draft as the reviewer reads it: angle, subject, cited facts, and the body as a quote."""
+    return (
+        f"{heading} Variant {number}: {md_cell(variant.angle)}\n**Subject:** {md_cell(variant.subject)}  \n"
+        f"**Facts:** {md_cell(', '.join(variant.facts_used))}\n\n{md_quote(variant.body)}"
+    )
 
 
 def example_gist(example: StyleExample) -> str:
@@ -171,44 +194,63 @@ def example_gist(example: StyleExample) -> str:
     return (first[:160] + "…") if len(first) > 160 else first
 
 
-def form_description(profile: ProspectProfile, model: str, drafts: EmailDrafts) -> str:
-    """What the approval form shows: the three drafts first (the form's box is small), sources elsewhere."""
-    lines = [f"### {profile.name}, {profile.role} at {profile.company}"]
+def form_description(profile: ProspectProfile, model: str, drafts: EmailDrafts, artifact_link: str) -> str:
+    """What the approval form shows: one link to the whole drafts page, then the three drafts to choose from."""
+    lines = [
+        f"**{md_link('Open the drafts page (brief, facts and their sources)', artifact_link)}**",
+        f"\n### {md_cell(profile.name)}, {md_cell(profile.role)} at {md_cell(profile.company)}",
+    ]
     if model == "offline":
         lines.append("_Offline model: drafted without a language model, from CRM and web facts only._")
-    for i, v in enumerate(drafts.variants, start=1):
-        body = "\n".join(f"> {line}" if line else ">" for line in v.body.splitlines())
-        lines.append(f"\n**Variant {i}** ({v.angle}): **{v.subject}**\n\n{body}")
-    lines.append("\nThe brief, its facts and their sources are in this run's **Artifacts** tab.")
+    lines.extend(f"\n{variant_markdown(i, v, heading='####')}" for i, v in enumerate(drafts.variants, start=1))
     return "\n".join(lines)
 
 
+def waiting_line(flow_run_id: str) -> str:
+    """The log line before the pause: the run page shows it above Prefect's own "Suspended" line."""
+    return (
+        f"waiting for a reviewer: open {flow_run_url(flow_run_id)} or run "
+        f"`agentflows approve {flow_run_id} --variant N --reviewer NAME` "
+        f"(or `agentflows reject {flow_run_id} --reviewer NAME --note WHY`)"
+    )
+
+
 async def ask_reviewer(drafts: EmailDrafts, digest: str, description: str) -> Decision:
-    """Pause until a reviewer answers; re-ask (with the reason) when an answer cannot be accepted."""
+    """Pause until a reviewer answers; re-ask (with the reason) when an answer cannot be accepted.
+
+    Each pause's key carries the drafts' digest (`pause_key`): the answer is stored under it, and the
+    command line answers only a run paused on the drafts the database holds.
+    """
     settings = get_settings()
+    logger = get_run_logger()
     problem = ""
     for attempt in range(1, 21):
         form = OutreachApproval.with_initial_data(
-            description=(f"**Not accepted:** {problem}\n\n" if problem else "") + description,
-            decision="send variant 1",
-            drafts_digest=digest,
+            description=(f"**Not accepted:** {md_cell(problem)}\n\n" if problem else "") + description
         )
         try:
-            answer = await wait_for_answer(form, timeout_s=settings.approval_timeout_s, key=f"approval-{attempt}")
+            answer = await wait_for_answer(
+                form,
+                timeout_s=settings.approval_timeout_s,
+                key=pause_key(APPROVAL_PAUSE, digest, attempt),
+                waiting=waiting_line(str(current_flow_run.id)),
+            )
         except AnswerTimeout:
             return Decision(outcome="timed_out")
-        result = decide(answer, drafts, digest)
+        result = decide(answer, drafts)
         if isinstance(result, Decision):
             return result
         problem = result
-        get_run_logger().warning("approval not accepted: %s", problem)
+        logger.warning("approval not accepted: %s", problem)
     raise RuntimeError("20 approval answers in a row could not be accepted; giving up without sending")
 
 
 def workspace_line(workspace: Workspace, writer: str) -> str:
     """The versions behind a set of drafts, as the reviewer sees them: the snapshot and the writer's file."""
     file = workspace.writers.get(writer)
-    return f"version `{workspace.version}`" + (f" · writer file `{workspace.snapshot.ref(file.path)}`" if file else "")
+    return f"version {md_code(workspace.version)}" + (
+        f" · writer file {md_code(workspace.snapshot.ref(file.path))}" if file else ""
+    )
 
 
 async def draft_for(record: ProspectRecord, batch_run_id: str, workspace: Workspace) -> SavedDrafts:
@@ -265,12 +307,13 @@ async def outreach_approval(draft_id: int) -> ProspectOutcome:
         review.style_examples,
         versions,
     )
-    await acreate_markdown_artifact(
+    artifact_id = await acreate_markdown_artifact(
         markdown=markdown,
         key=f"outreach-drafts-{profile.contact_id}",
-        description=f"Drafts for {profile.name} at {profile.company}",
+        description=f"Drafts for {md_cell(profile.name)} at {md_cell(profile.company)}",
     )
-    decision = await ask_reviewer(review.drafts, review.digest, form_description(profile, review.model, review.drafts))
+    description = form_description(profile, review.model, review.drafts, artifact_url(artifact_id))
+    decision = await ask_reviewer(review.drafts, review.digest, description)
     key = await record_decision(review, flow_run_id, decision)
     message_id = await send_email(key) if key else None
     get_run_logger().info("prospect %s: %s", profile.contact_id, decision.outcome)
@@ -316,7 +359,7 @@ async def prospect_outreach(prospect_ids: list[int]) -> OutreachSummary:
         for pid, r in zip(ids, results, strict=True)
     ]
     await acreate_table_artifact(
-        table=[o.model_dump(mode="json") for o in outcomes],
+        table=summary_table(outcomes),
         key="prospect-outreach-summary",
         description="What happened to each prospect",
     )

@@ -31,6 +31,8 @@ from pydantic import BaseModel
 
 from agentflows.forms import WorkspaceApproval
 from agentflows.human_input import AnswerTimeout, wait_for_answer
+from agentflows.markdown import md_cell, md_code, md_link
+from agentflows.prefect_env import artifact_url, flow_run_url
 from agentflows.settings import get_settings
 from agentflows.workspace import read_folder
 from agents.workspace import Workspace, WorkspaceInvalid, load_workspace
@@ -58,8 +60,8 @@ async def comparison(active: Workspace, proposed: Workspace, flow_run_id: str) -
     records = await asyncio.to_thread(sample_prospects)
     before, after = await asyncio.gather(evaluate_outreach(active, records), evaluate_outreach(proposed, records))
     parts = [
-        f"# Workspace change: `{active.version}` -> `{proposed.version}`",
-        "\n**Files:** " + ", ".join(f"`{p}` ({how})" for p, how in changes.items())
+        f"# Workspace change: {md_code(active.version)} -> {md_code(proposed.version)}",
+        "\n**Files:** " + ", ".join(f"{md_code(p)} ({md_cell(how)})" for p, how in changes.items())
         if changes
         else "\nNo file differs.",
         "\n"
@@ -91,9 +93,9 @@ async def workspace_change(proposal: str) -> ChangeOutcome:
     try:
         proposed = load_workspace(snapshot)
     except WorkspaceInvalid as exc:
-        listing = "\n".join(f"- `{p}`" for p in exc.problems)
+        listing = "\n".join(f"- {md_code(p)}" for p in exc.problems)
         await acreate_markdown_artifact(
-            markdown=f"# Workspace proposal refused\n\n{proposal} does not pass `check`:\n\n{listing}",
+            markdown=f"# Workspace proposal refused\n\n{md_cell(proposal)} does not pass `check`:\n\n{listing}",
             key="workspace-change",
             description="Why the proposal was refused",
         )
@@ -115,24 +117,25 @@ async def workspace_change(proposal: str) -> ChangeOutcome:
             changes=changes,
         )
         markdown = await comparison(active, proposed, flow_run_id)
-        await acreate_markdown_artifact(
+        artifact_id = await acreate_markdown_artifact(
             markdown=markdown, key="workspace-change", description=f"{active.version} -> {proposed.version}"
         )
         await asyncio.to_thread(record_change_sync, flow_run_id, proposal, status="awaiting_approval")
+        link = md_link("Open the comparison (outreach and fraud, active and proposed)", artifact_url(artifact_id))
         form = WorkspaceApproval.with_initial_data(
-            description=f"Workspace change `{active.version}` -> `{proposed.version}`: "
-            f"{len(changes)} file(s). The comparison is in this run's **Artifacts** tab."
-        )
-        log.info(
-            "waiting for a reviewer: open this run in the Prefect UI or run "
-            "`agentflows workspace approve %s --reviewer NAME` (or `reject ... --note WHY`)",
-            flow_run_id,
+            description=f"**{link}**\n\nWorkspace change {md_code(active.version)} -> {md_code(proposed.version)}: "
+            f"{len(changes)} file(s)."
         )
         try:
             answer = await wait_for_answer(
                 form,
                 timeout_s=settings.approval_timeout_s,
                 key=f"workspace-{proposed.version}-{active.version}-{attempt}",
+                waiting=(
+                    f"waiting for a reviewer: open {flow_run_url(flow_run_id)} or run "
+                    f"`agentflows workspace approve {flow_run_id} --reviewer NAME` "
+                    f"(or `agentflows workspace reject {flow_run_id} --reviewer NAME --note WHY`)"
+                ),
             )
         except AnswerTimeout:
             await asyncio.to_thread(record_change_sync, flow_run_id, proposal, status="timed_out")

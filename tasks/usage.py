@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from agentflows.db import session_scope
 from agentflows.db.usage import ModelUsage
+from agentflows.markdown import md_table_artifact
 
 GROUPS = {
     "agent": ModelUsage.agent,
@@ -69,7 +70,7 @@ async def publish_usage(flow_run_id: str) -> list[dict[str, Any]]:
     rows = await asyncio.to_thread(usage_rows, flow_run_id=flow_run_id)
     if rows:
         await acreate_table_artifact(
-            table=rows,
+            table=md_table_artifact(rows),
             key="model-usage",
             description="Model requests sent by this run (replayed results are free and not counted)",
         )

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.crm import Contact
+from agentflows.markdown import md_cell, md_quote
 from agentflows.workspace_context import using_workspace
 from agents.outreach.brief import EmailDrafts, ResearchInput, WebFindings
 from agents.workspace import Workspace
@@ -133,12 +134,12 @@ async def evaluate_outreach(workspace: Workspace, records: dict[int, ProspectRec
     return OutreachSide(workspace.version, list(results))
 
 
-def _cell(text: object) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|").replace("`", "'").replace("<", "&lt;")
+def _cell(text: object, limit: int | None = None) -> str:
+    return md_cell(str(text), limit=limit)  # untrusted text (drafts, errors, names): agentflows.markdown
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f"> {_cell(line)}" if line.strip() else ">" for line in text.splitlines())
+    return md_quote(text)
 
 
 def changed_writers(active: Workspace, proposed: Workspace) -> list[str]:
@@ -180,7 +181,8 @@ def outreach_markdown(active: Workspace, proposed: Workspace, before: OutreachSi
     failed = [r for r in after.results if r.error]
     if failed:
         parts.append(
-            "\n**Failed with the proposal:**\n" + "\n".join(f"- {_cell(r.who)}: {_cell(r.error)[:300]}" for r in failed)
+            "\n**Failed with the proposal:**\n"
+            + "\n".join(f"- {_cell(r.who)}: {_cell(r.error, limit=300)}" for r in failed)
         )
     for name in changed_writers(active, proposed):
         examples = [

@@ -71,7 +71,7 @@ def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
     def start_outreach(stack: Stack) -> None:
         from prefect.deployments import run_deployment
 
-        from agentflows.prefect_env import prefect_ui_url
+        from agentflows.prefect_env import flow_run_url
 
         reused = asyncio.run(open_approvals(ids))
         to_draft = [i for i in ids if i not in reused]
@@ -84,9 +84,7 @@ def run_demo(prospect_ids: list[int] | None, console: Console) -> None:
         fresh: list[PendingApproval] = []
         if to_draft:
             run = run_deployment(OUTREACH_DEPLOYMENT, parameters={"prospect_ids": to_draft}, timeout=0)
-            console.print(
-                f"\n[green]outreach started[/] for prospects {to_draft}: {prefect_ui_url()}/runs/flow-run/{run.id}"
-            )
+            console.print(f"\n[green]outreach started[/] for prospects {to_draft}: {flow_run_url(run.id)}")
             fresh = _wait_for_pauses(to_draft, console, stack.check_children)
         approvals = [p for i in ids for p in reused.get(i, [])] + fresh
         _print_approvals(approvals, {p.flow_run_id for ps in reused.values() for p in ps}, console)
@@ -131,14 +129,12 @@ def _wait_for_pauses(
 
 
 def _print_approvals(approvals: list[PendingApproval], reused: set[str], console: Console) -> None:
-    from agentflows.prefect_env import prefect_ui_url
+    from agentflows.prefect_env import flow_run_url
 
     for p in approvals:
         tag = " [dim](reused: drafted by an earlier demo)[/]" if p.flow_run_id in reused else ""
         console.print(f"\n[bold]{p.contact}[/] at {p.company} -> writer {p.writer}{tag}", highlight=False)
-        console.print(
-            f"  review and approve: {prefect_ui_url()}/runs/flow-run/{p.flow_run_id}", soft_wrap=True, highlight=False
-        )
+        console.print(f"  review and approve: {flow_run_url(p.flow_run_id)}", soft_wrap=True, highlight=False)
         console.print(
             f"  or: agentflows approve {p.flow_run_id} --variant 1 --reviewer 'Your Name'",
             soft_wrap=True,

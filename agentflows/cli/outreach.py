@@ -70,7 +70,7 @@ def approvals(
         _print_stale()
         return
     from agentflows.approvals import pending_approvals
-    from agentflows.prefect_env import prefect_ui_url
+    from agentflows.prefect_env import flow_run_url
 
     pending = asyncio.run(pending_approvals())
     if not pending:
@@ -78,7 +78,7 @@ def approvals(
         return
     for p in pending:
         console.rule(f"[bold]{p.contact}[/] at {p.company} ({p.writer})")
-        console.print(f"run {p.flow_run_id}  {prefect_ui_url()}/runs/flow-run/{p.flow_run_id}")
+        console.print(f"run {p.flow_run_id}  {flow_run_url(p.flow_run_id)}")
         for i, v in enumerate(p.variants, start=1):
             console.print(f"[bold]variant {i}[/] ({v['angle']}): {v['subject']}")
             console.print(v["body"], style="dim")
@@ -111,7 +111,7 @@ def reject(
 
 
 def _print_stale() -> None:
-    from agentflows.prefect_env import prefect_ui_url
+    from agentflows.prefect_env import flow_run_url
     from agentflows.settings import get_settings
     from agentflows.stale_approvals import describe, stale_waits
 
@@ -124,8 +124,7 @@ def _print_stale() -> None:
     for w in waits:
         hours = w.waited.total_seconds() / 3600
         waited = f"{hours:.1f} h" if hours >= 1 else f"{w.waited.total_seconds() / 60:.0f} min"
-        link = f"{prefect_ui_url()}/runs/flow-run/{w.flow_run_id}"
-        table.add_row(waited, w.kind, w.flow_run_name, w.state, link)
+        table.add_row(waited, w.kind, w.flow_run_name, w.state, flow_run_url(w.flow_run_id))
     console.print(table)
     console.print("answer: agentflows approve RUN_ID ... (approvals) / agentflows fraud decide ... (fraud reviews)")
 

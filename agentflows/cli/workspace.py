@@ -103,7 +103,7 @@ def propose(folder: Annotated[Path, typer.Argument(help="The proposed workspace 
     """Start a `workspace-change` run: it evaluates the proposal and waits for a reviewer in the Prefect UI."""
     from prefect.deployments import run_deployment
 
-    from agentflows.prefect_env import prefect_ui_url
+    from agentflows.prefect_env import flow_run_url
     from agentflows.workspace import WorkspaceFolderError, read_folder
     from agents.workspace import check as check_snapshot
 
@@ -124,8 +124,7 @@ def propose(folder: Annotated[Path, typer.Argument(help="The proposed workspace 
     except Exception as exc:  # the deployment is missing, or the server refused: say how to get it
         raise fail(f"could not start {CHANGE_DEPLOYMENT} ({exc}); is `agentflows up` running?") from None
     console.print(
-        f"[green]proposed[/]: run {run.id} evaluates it, then waits for a reviewer: "
-        f"{prefect_ui_url()}/runs/flow-run/{run.id}",
+        f"[green]proposed[/]: run {run.id} evaluates it, then waits for a reviewer: {flow_run_url(run.id)}",
         soft_wrap=True,
     )
 

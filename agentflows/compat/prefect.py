@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary
 import anyio
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
-from prefect.context import SettingsContext, get_settings_context
+from prefect.context import FlowRunContext, SettingsContext, get_settings_context
 from prefect.exceptions import ObjectAlreadyExists, Pause
 from prefect.input.run_input import run_input_subclass_from_type
 from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
@@ -80,6 +80,38 @@ async def answer_when_resumed(form: Any, flow_run_id: UUID, state: State, timeou
             if run.state and run.state.is_running():
                 return await run_input_subclass_from_type(form).aload(keyset)
     return None
+
+
+# -- which pause a run waits on ------------------------------------------------------------------------------
+
+
+async def current_pause_key(flow_run_id: UUID) -> str | None:
+    """The key the run's current pause was made with, or None when the run is not paused (or suspended).
+
+    Relies on `pause_flow_run(key=...)` / `suspend_flow_run(key=...)` putting `key` into the Paused (or
+    Suspended) state's `state_details.pause_key`, and on `resume_flow_run` saving the answer under the
+    keyset `keyset_from_paused_state` derives from that same key: so the key read here names the pause a
+    resume now answers. A form field could be edited by whoever answers; the key cannot.
+    """
+    async with get_client() as client:
+        run = await client.read_flow_run(flow_run_id)
+    state = run.state
+    if state is None or not state.is_paused():
+        return None
+    return state.state_details.pause_key
+
+
+def pause_already_fired(key: str) -> bool:
+    """True when the current run paused with `key` before: pausing with it again hands back the stored answer.
+
+    Relies on the server recording every pause key that fired in the run's `empirical_policy.pause_keys`
+    (`HandlePausingFlows`, which then refuses the same key again and the client loads the answer), and on
+    the engine reading the run, that policy included, when it starts: a resumed suspended run replaying to
+    its suspend has the key there. So a "waiting for a reviewer" line is logged only before a real wait.
+    """
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    return bool(run and key in (run.empirical_policy.pause_keys or set()))
 
 
 # -- resuming a run whose form is not saved yet ---------------------------------------------------------

@@ -53,9 +53,9 @@ class Receiver:
         self._slots = asyncio.Semaphore(settings.webhook_dispatch_concurrency)
 
     def run_url(self, flow_run_id: str) -> str:
-        from agentflows.prefect_env import prefect_ui_url
+        from agentflows.prefect_env import flow_run_url
 
-        return f"{prefect_ui_url()}/runs/flow-run/{flow_run_id}"
+        return flow_run_url(flow_run_id)
 
     async def deployment_id(self, name: str, refresh: bool = False) -> UUID:
         if refresh or name not in self._deployment_ids:

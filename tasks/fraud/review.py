@@ -1,8 +1,8 @@
 """Answering a paused fraud check from code or the CLI: the same form the Prefect UI shows, filled in.
 
 The answer is validated here first (so a typo gets a clear message and the run stays paused), then
-by the Prefect server against the form's schema; the flow itself checks the verdict digest and
-pauses again if the verdict the analyst saw is not the current one.
+by the Prefect server against the form's schema; it is sent only while the run is paused on the
+verdict the database holds (the digest in the run's pause key, see `agentflows.approvals.Reviewed`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def review_input(case_id: int, outcome: str, analyst: str, note: str = "") -> tu
         raise ReviewError(f"case {case_id} has not been checked; run `agentflows run fraud-check --case {case_id}`")
     if check.status != CheckStatus.AWAITING_REVIEW:
         raise ReviewError(f"case {case_id} is not waiting for a review (status {check.status.value})")
-    data = {"outcome": outcome, "analyst": analyst, "note": note, "verdict_digest": check.verdict_digest}
+    data = {"outcome": outcome, "analyst": analyst, "note": note}
     try:
         FraudReview.model_validate(data)
     except ValidationError as exc:
@@ -52,7 +52,12 @@ def review_input(case_id: int, outcome: str, analyst: str, note: str = "") -> tu
 
 
 async def submit_review(flow_run_id: str, run_input: dict[str, Any]) -> None:
-    """Resume the paused fraud check with the analyst's answer (see `resume_paused_run`)."""
-    from agentflows.approvals import resume_paused_run
+    """Resume the paused fraud check with the analyst's answer, if it waits on the verdict the database holds."""
+    from agentflows.approvals import Reviewed, resume_paused_run
+    from agentflows.forms import FRAUD_REVIEW_PAUSE
 
-    await resume_paused_run(flow_run_id, run_input, ReviewError)
+    with session_scope() as session:
+        digest = session.scalar(select(ClaimCheck.verdict_digest).where(ClaimCheck.flow_run_id == flow_run_id))
+    if digest is None:
+        raise ReviewError(f"no fraud check waits in run {flow_run_id}; list them with `agentflows fraud pending`")
+    await resume_paused_run(flow_run_id, run_input, ReviewError, Reviewed(FRAUD_REVIEW_PAUSE, digest, "verdict"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from prefect import flow
@@ -13,6 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import Pause
 from prefect.flow_runs import apause_flow_run, aresume_flow_run
+from prefect.input import RunInput
 from prefect.input.run_input import keyset_from_paused_state
 from prefect.states import Paused, Running, Suspended
 
@@ -131,3 +132,107 @@ def test_one_client_per_event_loop_stays_usable_while_the_loop_closes(prefect_se
     first, second = asyncio.run(main())
     assert first is second
     assert answers == [200]
+
+
+class _Answer(RunInput):
+    value: int
+
+
+@flow(name="compat-pause-key")
+async def _pauses_with_a_key(key: str) -> int:
+    answer = await apause_flow_run(wait_for_input=_Answer, timeout=90, poll_interval=1, key=key)
+    return answer.value
+
+
+def test_the_pause_key_names_the_pause_a_resume_answers(prefect_server):
+    """`current_pause_key` reads the key a pause was made with from the run's state; a resume saves its answer
+    under the keyset named after that key, and the paused flow reads it from there. So the command line's check
+    (the digest in the key = the database's) is a check on what its answer will answer."""
+    from prefect.input import keyset_from_base_key
+    from prefect.input.actions import read_flow_run_input
+
+    from tests.helpers import run_in_background, wait_for
+
+    key = "approval-0123abcd-1"
+    bg = run_in_background(lambda: _pauses_with_a_key(key))
+
+    async def paused_run_id() -> str | None:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(limit=20)
+        found = [r for r in runs if r.name and r.state and r.state.is_paused() and r.parameters.get("key") == key]
+        return str(found[0].id) if found else None
+
+    run_id = wait_for(lambda: bg.check() or asyncio.run(paused_run_id()), what="the run to pause")
+    assert asyncio.run(compat.current_pause_key(UUID(run_id))) == key
+
+    async def answer() -> object:
+        while True:
+            try:
+                await aresume_flow_run(UUID(run_id), run_input={"value": 7})
+                break
+            except RuntimeError as exc:  # the form is saved a moment after the pause
+                assert compat.is_missing_form_schema(exc), exc
+                await asyncio.sleep(0.2)
+        return await read_flow_run_input(keyset_from_base_key(f"paused-{key}")["response"], flow_run_id=UUID(run_id))
+
+    assert asyncio.run(answer()) == {"value": 7}
+    assert bg.join() == 7
+    assert asyncio.run(compat.current_pause_key(UUID(run_id))) is None  # not paused any more
+
+
+def test_a_suspended_run_keeps_its_pause_key_too(prefect_server):
+    """A suspend (a deployment's run, served approvals) is a PAUSED state named Suspended, with the same key."""
+
+    async def main():
+        deployment_id = await (await _a_flow.ato_deployment(name="compat-suspend")).apply()
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(deployment_id)
+            await client.set_flow_run_state(run.id, Running(), force=True)
+            result = await client.set_flow_run_state(
+                run.id, Suspended(timeout_seconds=60, pause_key="fraud-review-ab12-1")
+            )
+        assert result.status.value == "ACCEPT", result.details
+        return await compat.current_pause_key(run.id)
+
+    assert asyncio.run(main()) == "fraud-review-ab12-1"
+
+
+@flow(name="compat-fired-keys")
+async def _suspends_once() -> tuple[bool, int]:
+    from prefect.flow_runs import asuspend_flow_run
+
+    fired = compat.pause_already_fired("compat-fired-1")
+    answer = await asuspend_flow_run(wait_for_input=_Answer, timeout=60, key="compat-fired-1")
+    return fired, answer.value
+
+
+def test_a_replayed_run_knows_its_pause_key_fired(prefect_server):
+    """A resumed suspended run starts again from the top; by its suspend the key is among the run's fired pause
+    keys (and the suspend hands back the answer at once), on its first execution it is not."""
+    from prefect.flow_engine import run_flow_async
+
+    async def main() -> tuple[bool, int]:
+        deployment_id = await (await _suspends_once.ato_deployment(name="compat-fired")).apply()
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(deployment_id)
+            with pytest.raises(Pause):
+                await run_flow_async(_suspends_once, flow_run=run)
+            while True:
+                try:
+                    await aresume_flow_run(run.id, run_input={"value": 5})
+                    break
+                except RuntimeError as exc:
+                    assert compat.is_missing_form_schema(exc), exc
+                    await asyncio.sleep(0.2)
+            return await run_flow_async(_suspends_once, flow_run=await client.read_flow_run(run.id))
+
+    assert asyncio.run(main()) == (True, 5)
+    assert compat.pause_already_fired("compat-fired-1") is False  # outside a flow run
+
+
+def test_a_first_pause_has_not_fired(prefect_server):
+    @flow(name="compat-not-fired")
+    def first_time() -> bool:
+        return compat.pause_already_fired("never-paused-1")
+
+    assert first_time() is False

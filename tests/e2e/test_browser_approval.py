@@ -13,6 +13,7 @@ Chromium binary. `playwright install` is never needed: Playwright drives the sys
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,6 +76,9 @@ def stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[U
     # AGENTFLOWS_E2E_PREFECT_DATABASE=sqlite runs the same tests on SQLite (the README's contrast); default: what
     # users get (the embedded PostgreSQL).
     extra = {"AGENTFLOWS_PREFECT_DATABASE": os.environ.get("AGENTFLOWS_E2E_PREFECT_DATABASE", "auto")}
+    # The flow runs' own info lines (ours among them) reach the run page, as users get them; everything else stays
+    # at the harness's WARNING (one run with all of Prefect at INFO missed the 50-prospect test's timeouts).
+    extra["PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL"] = "INFO"
     up = start_up(data_dir, stack_env(data_dir, **extra))
     up.db_url = url  # type: ignore[attr-defined]
     yield up
@@ -129,14 +133,25 @@ def read_mail(directory: Path) -> list[EmailMessage]:
     return messages if messages and all(m["To"] and m.get_body() for m in messages) else []  # type: ignore[return-value]
 
 
+# What a reviewer decides, in the form's order: the decision first and required, their name, then the optional
+# edits. Nothing else (no digest or other plumbing a reviewer must not touch).
+APPROVAL_FIELDS = ["Decision", "Reviewer", "Subject (Optional)", "Body (Optional)", "Note (Optional)"]
+
+
 def approve_in_ui(page: Any, up: UpProcess, run_id: str, subject: str, decision_label: str) -> None:
-    """Open the paused run, press Resume, pick the decision, sign and submit; the form must close (accepted)."""
+    """Open the paused run, press Resume, check the form, pick the decision, sign and submit; it must close."""
     from playwright.sync_api import expect
 
     page.goto(f"http://127.0.0.1:{up.env['AGENTFLOWS_PREFECT_PORT']}/runs/flow-run/{run_id}")
     page.get_by_role("button", name="Resume", exact=True).click()
     form = page.get_by_role("dialog")
     expect(form.get_by_text(subject).first).to_be_visible()  # the drafts are shown above the form
+    drafts_page = form.get_by_role("link", name="Open the drafts page (brief, facts and their sources)")
+    expect(drafts_page).to_have_attribute("href", re.compile(r"/artifacts/artifact/[0-9a-f-]{36}$"))
+
+    labels = form.locator(".schema-form-property__label")
+    expect(labels).to_have_count(len(APPROVAL_FIELDS))
+    assert [t.strip() for t in labels.all_inner_texts()] == APPROVAL_FIELDS
 
     def field(label: str) -> Any:
         return form.locator(".schema-form-property").filter(
@@ -144,14 +159,23 @@ def approve_in_ui(page: Any, up: UpProcess, run_id: str, subject: str, decision_
         )
 
     decision = field("Decision")
-    expect(decision.locator(".p-select-button__control")).to_have_text("send variant 1")  # the form's default
-    if decision_label != "send variant 1":
-        choose_option(page, decision, decision_label)
+    expect(decision.locator(".p-select-button__control")).not_to_have_text(
+        re.compile("send variant|reject")
+    )  # no default
+    choose_option(page, decision, decision_label)
     field("Reviewer").locator("textarea").fill(REVIEWER)
-    expect(field("Drafts Digest").locator("textarea")).not_to_have_value("")  # prefilled; left as it is
     form.get_by_role("button", name="Submit", exact=True).click()
     expect(form).to_be_hidden()  # the server accepted the input (a schema error keeps the form open)
     expect(page.get_by_text("Failed to resume")).to_have_count(0)
+
+
+def waiting_line(stack: UpProcess, run_id: str) -> str | None:
+    """Our "waiting for a reviewer" line among the run's logs on the Prefect server, if it arrived."""
+    import httpx
+
+    body = {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200}
+    logs = httpx.post(f"{stack.api}/logs/filter", json=body, timeout=10).json()
+    return next((log["message"] for log in logs if log["message"].startswith("waiting for a reviewer")), None)
 
 
 def test_reviewer_approves_variant_2_in_the_prefect_ui_and_it_is_sent(
@@ -174,6 +198,10 @@ def test_reviewer_approves_variant_2_in_the_prefect_ui_and_it_is_sent(
         return found if found and stack.run_state(found[0]) == "PAUSED" else None
 
     run_id, variants = wait_for(paused_draft, timeout=240, what="the outreach approval run to pause")
+    # The run page explains the wait in our words, before Prefect's own "Finished in state Suspended".
+    waiting = wait_for(lambda: waiting_line(stack, run_id), timeout=60, what="our waiting line in the run's logs")
+    assert f"/runs/flow-run/{run_id} or run `agentflows approve {run_id} --variant N --reviewer NAME`" in waiting
+    assert "suspended and holds no process" in waiting
     chosen = variants[1]
     assert chosen["body"] != variants[0]["body"], "variants 1 and 2 are identical: the test could not tell them apart"
     mail_dir = stack.data_dir / "mail"

@@ -126,3 +126,51 @@ def test_a_suspend_whose_reply_was_lost_still_saves_its_form_and_resumes(prefect
         assert answer == 3
     finally:
         get_settings.cache_clear()
+
+
+@flow(name="announces-its-wait")
+async def announces_its_wait() -> int:
+    from agentflows.human_input import wait_for_answer
+
+    answer = await wait_for_answer(Choice, timeout_s=120, key="announced-1", waiting="waiting for a reviewer: here")
+    return answer.variant
+
+
+def test_the_waiting_line_is_logged_before_the_wait_and_not_on_the_replay(prefect_server, monkeypatch, caplog):
+    """A suspended run logs where to answer once, just before it suspends; the replay after the answer, which
+    gets the answer at once, says nothing about waiting."""
+    import logging
+
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow_async
+
+    from agentflows.approvals import resume_paused_run
+
+    monkeypatch.setenv("AGENTFLOWS_APPROVAL_WAIT", "suspend")
+    get_settings.cache_clear()
+    caplog.set_level(logging.INFO, logger="prefect")
+
+    def waiting_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting for a reviewer")]
+
+    async def suspend_then_resume() -> tuple[list[str], object]:
+        deployment_id = await (await announces_its_wait.ato_deployment(name="announce-test")).apply()
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(deployment_id)
+            with pytest.raises(Pause):
+                await run_flow_async(announces_its_wait, flow_run=run)
+            before = waiting_lines()
+            await resume_paused_run(str(run.id), {"variant": 2}, RuntimeError)
+            again = await run_flow_async(announces_its_wait, flow_run=await client.read_flow_run(run.id))
+        return before, again
+
+    try:
+        before, answer = asyncio.run(suspend_then_resume())
+        assert answer == 2
+        assert before == [
+            "waiting for a reviewer: here; until then this run is suspended and holds no process (Prefect logs that "
+            "as 'Finished in state Suspended', as expected)"
+        ]
+        assert waiting_lines() == before, "the replay logged the waiting line again"
+    finally:
+        get_settings.cache_clear()

@@ -8,6 +8,8 @@ the run stays paused. Then: exactly the approved emails arrived, the CRM has the
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from uuid import UUID
 
 import pytest
@@ -15,8 +17,10 @@ from prefect.flow_runs import aresume_flow_run
 from sqlalchemy import select
 
 from agentflows.approvals import ApprovalError, approval_input, submit
+from agentflows.compat.prefect import current_pause_key
 from agentflows.db import session_scope
 from agentflows.db.crm import Activity, ActivityKind, Contact, OutboxMessage, OutboxStatus, OutreachDraft
+from agentflows.prefect_env import flow_run_url
 from tasks.crm import pick_demo_prospects
 from tests.helpers import flow_run_state, pending_by_contact, run_in_background, wait_for
 
@@ -27,8 +31,20 @@ def body_of(message) -> str:
     return message.get_content().replace("\r\n", "\n").strip()
 
 
-def test_three_prospects_two_approved_one_rejected(prefect_server, seeded_db, smtp_sink):
+def pause_key_of(flow_run_id: str) -> str | None:
+    return asyncio.run(current_pause_key(UUID(flow_run_id)))
+
+
+def set_digest(flow_run_id: str, digest: str) -> None:
+    """What a change of the stored drafts after the run paused looks like to the command line."""
+    with session_scope() as s:
+        s.scalar(select(OutreachDraft).where(OutreachDraft.flow_run_id == flow_run_id)).digest = digest
+
+
+def test_three_prospects_two_approved_one_rejected(prefect_server, seeded_db, smtp_sink, caplog):
     from flows.prospect_outreach import prospect_outreach
+
+    caplog.set_level(logging.INFO, logger="prefect")
 
     ids = pick_demo_prospects()
     assert len(ids) == 3
@@ -56,10 +72,41 @@ def test_three_prospects_two_approved_one_rejected(prefect_server, seeded_db, sm
         asyncio.run(aresume_flow_run(UUID(first.flow_run_id), run_input=raw))
     assert flow_run_state(first.flow_run_id) == "PAUSED"
 
-    # A stale form (digest of other drafts) is not applied: the run pauses again and says why.
-    stale = approval_input(first.flow_run_id, variant=1, reviewer="Dana") | {"drafts_digest": "0000000000000000"}
-    asyncio.run(submit(first.flow_run_id, stale))
-    wait_for(lambda: flow_run_state(first.flow_run_id) == "PAUSED", what="re-pause after a stale digest")
+    # The form has no digest field (the server refuses one): the run's pause key carries the drafts' digest.
+    with pytest.raises(RuntimeError, match="Cannot resume"):
+        asyncio.run(
+            aresume_flow_run(
+                UUID(first.flow_run_id), run_input=raw | {"decision": "send variant 1", "drafts_digest": first.digest}
+            )
+        )
+    for p in pending.values():
+        assert pause_key_of(p.flow_run_id) == f"approval-{p.digest}-1"
+        # our log line, just before the pause, says where and how to answer
+        assert (
+            f"waiting for a reviewer: open {flow_run_url(p.flow_run_id)} or run "
+            f"`agentflows approve {p.flow_run_id} --variant N --reviewer NAME` "
+            f"(or `agentflows reject {p.flow_run_id} --reviewer NAME --note WHY`)"
+        ) in caplog.text
+
+    # Drafts in the database that are not the ones the run paused on: the CLI refuses, the run stays paused.
+    set_digest(first.flow_run_id, "0000000000000000")
+    with pytest.raises(ApprovalError, match=f"waits on drafts {first.digest}, but the database holds drafts 0000"):
+        asyncio.run(submit(first.flow_run_id, approval_input(first.flow_run_id, variant=1, reviewer="Dana")))
+    assert flow_run_state(first.flow_run_id) == "PAUSED"
+    set_digest(first.flow_run_id, first.digest)
+
+    # An answer the flow cannot accept: it asks again under a new key and waits there; the refused answer,
+    # stored under the first key, is not handed to the second pause (it would be refused again, and again).
+    asyncio.run(
+        submit(first.flow_run_id, approval_input(first.flow_run_id, variant=2, reviewer="Dana", subject="a\tb"))
+    )
+    wait_for(lambda: pause_key_of(first.flow_run_id) == f"approval-{first.digest}-2", what="the second pause")
+    time.sleep(2)  # the flow polls every second: had it been handed an answer, it would have moved on by now
+    assert (flow_run_state(first.flow_run_id), pause_key_of(first.flow_run_id)) == (
+        "PAUSED",
+        f"approval-{first.digest}-2",
+    )
+    assert "approval not accepted: The subject must be one line of text" in caplog.text
 
     # Approve variant 1 as drafted; approve variant 3 with an edited body; reject the third.
     asyncio.run(submit(first.flow_run_id, approval_input(first.flow_run_id, variant=1, reviewer="Dana")))

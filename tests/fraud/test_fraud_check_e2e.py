@@ -2,23 +2,27 @@
 
 Benign cases clear and risky ones block without anyone; review cases pause with a readable signal
 table and are resumed through Prefect's API with each outcome (a model that insists on `clear` is
-overruled on the way); a stale answer is refused and asked again; a second check of a paused case
-is skipped; a decided case is an error; an unanswered review times out. Every decision is in the
-audit trail with its evidence.
+overruled on the way); an answer about a verdict other than the one the run paused on is refused;
+a second check of a paused case is skipped; a decided case is an error; an unanswered review times
+out. Every decision is in the audit trail with its evidence.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.flow_runs import aresume_flow_run
 from sqlalchemy import select
 
+from agentflows.compat.prefect import current_pause_key
 from agentflows.db import session_scope
 from agentflows.db.fraud import CheckStatus, ClaimCheck, FraudDecision
+from agentflows.prefect_env import flow_run_url
 from agentflows.settings import get_settings
 from tasks.fraud.batch import verdicts_batch
 from tasks.fraud.cases import CaseAlreadyDecidedError, UnknownCaseError
@@ -96,10 +100,20 @@ def test_clear_and_block_are_automatic_and_a_decided_case_is_an_error(prefect_se
     assert len(decisions(benign)) == 1, "the refused re-check wrote nothing"
 
 
-def test_review_pauses_and_each_outcome_resumes_it(prefect_server, market_db, template_dir, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def set_verdict_digest(case_id: int, digest: str) -> None:
+    """What a change of the stored verdict after the run paused looks like to the command line."""
+    with session_scope() as session:
+        session.scalar(select(ClaimCheck).where(ClaimCheck.claim_id == case_id)).verdict_digest = digest  # type: ignore[union-attr]
+
+
+def test_review_pauses_and_each_outcome_resumes_it(
+    prefect_server, market_db, template_dir, monkeypatch, caplog
+) -> None:  # type: ignore[no-untyped-def]
     """Three review cases, with an orchestrator model that insists on `clear`: the rules still pause them."""
     from agents.fraud import orchestrator
     from flows.fraud_check import fraud_check
+
+    caplog.set_level(logging.INFO, logger="prefect")
 
     monkeypatch.setattr(
         orchestrator, "orchestrator", lambda *_args: orchestrator.orchestrator_agent(insisting_on("clear"))
@@ -131,14 +145,27 @@ def test_review_pauses_and_each_outcome_resumes_it(prefect_server, market_db, te
     skipped = asyncio.run(fraud_check(first))
     assert skipped.outcome == "skipped" and "already being checked" in (skipped.reason or "")
 
-    # Invalid answers are refused before they reach the run; a stale digest makes the run ask again.
+    # Invalid answers are refused before they reach the run.
     with pytest.raises(ReviewError, match="analyst"):
         review_input(first, "confirm fraud", "   ")
     with pytest.raises(ReviewError, match="outcome"):
         review_input(first, "maybe", "Dana")
+    # The form has no digest field (the server refuses one): the pause key carries the verdict's digest.
     flow_run_id, answer = review_input(first, "confirm fraud", "Dana", "same drop address as last week")
-    asyncio.run(submit_review(flow_run_id, answer | {"verdict_digest": "0000000000000000"}))
-    wait_for(lambda: flow_run_state(flow_run_id) == "PAUSED", what="re-pause after a stale digest")
+    digest = check_row(first).verdict_digest  # type: ignore[union-attr]
+    with pytest.raises(RuntimeError, match="Cannot resume"):
+        asyncio.run(aresume_flow_run(UUID(flow_run_id), run_input=answer | {"verdict_digest": digest}))
+    assert asyncio.run(current_pause_key(UUID(flow_run_id))) == f"fraud-review-{digest}-1"
+    assert (
+        f"waiting for an analyst: open {flow_run_url(flow_run_id)} or run `agentflows fraud decide --case {first} "
+        "--outcome 'confirm fraud|not fraud|escalate' --analyst NAME`"
+    ) in caplog.text
+    # A verdict in the database that is not the one the run paused on: refused, the run stays paused.
+    set_verdict_digest(first, "0000000000000000")
+    with pytest.raises(ReviewError, match=f"waits on verdict {digest}, but the database holds verdict 0000"):
+        asyncio.run(submit_review(flow_run_id, answer))
+    assert flow_run_state(flow_run_id) == "PAUSED"
+    set_verdict_digest(first, digest)
     assert check_row(first).status == CheckStatus.AWAITING_REVIEW  # type: ignore[union-attr]
 
     asyncio.run(submit_review(*review_input(first, "confirm fraud", "Dana", "same drop address as last week")))

@@ -504,8 +504,8 @@ def approve_and_send(case_key: str, record: Any, route: Any, brief: Any, drafts:
         run_id = f"{case_key}-v{variant}"
         saved = _save_draft_sync(run_id, record.profile, route.writer, "test", brief, drafts, [])
         review = _open_review_sync(saved.draft_id, run_id)
-        answer = OutreachApproval(decision=f"send variant {variant}", reviewer="Rep", drafts_digest=saved.digest)
-        decision = decide(answer, review.drafts, review.digest)
+        answer = OutreachApproval(decision=f"send variant {variant}", reviewer="Rep")
+        decision = decide(answer, review.drafts)
         key = _record_decision_sync(review, run_id, decision)
         assert key is not None
         try:

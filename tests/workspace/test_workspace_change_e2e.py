@@ -6,6 +6,7 @@ snapshot."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from agentflows.db import session_scope
 from agentflows.db.crm import OutreachDraft
 from agentflows.db.usage import ModelUsage
 from agentflows.db.workspace import WorkspaceChange
+from agentflows.prefect_env import flow_run_url
 from agentflows.settings import get_settings
 from agentflows.workspace import SHIPPED, read_folder
 from agents.workspace import WorkspaceInvalid
@@ -72,10 +74,12 @@ def answer_change(run_id: str, decision: str, note: str = "") -> None:
 
 
 def test_an_approved_writer_and_case_study_route_and_cite_in_the_next_run(
-    prefect_server, seeded_db, smtp_sink, workspaces
+    prefect_server, seeded_db, smtp_sink, workspaces, caplog
 ):
     from flows.prospect_outreach import prospect_outreach
     from flows.workspace_change import workspace_change
+
+    caplog.set_level(logging.INFO, logger="prefect")
 
     active, proposal = workspaces
     prospect = finance_prospect()
@@ -94,6 +98,10 @@ def test_an_approved_writer_and_case_study_route_and_cite_in_the_next_run(
         what="the change run waiting for approval",
     )
     wait_for(lambda: flow_run_state(row.flow_run_id) == "PAUSED", timeout=60, what="the change run paused")
+    assert (
+        f"waiting for a reviewer: open {flow_run_url(row.flow_run_id)} or run "
+        f"`agentflows workspace approve {row.flow_run_id} --reviewer NAME`"
+    ) in caplog.text
     report = artifacts_markdown(row.flow_run_id)
     assert f"`{before}` -> `{row.proposed_version}`" in report
     assert "`writers/finance-leader.md` (added)" in report and "`knowledge/finance-case-studies.md` (added)" in report
