@@ -44,7 +44,7 @@ def test_batch_survives_30_percent_transient_failures(prefect_server, seeded_db,
     assert [o.outcome for o in summary.outcomes] == ["rejected"] * 20, "every prospect was drafted and reviewed"
     assert drafted() == 20
     stats = fake_provider.stats
-    assert stats.successes == 40, "2 model requests per prospect (research, writing; the rules route), each answered once"
+    assert stats.successes == 40, "2 requests per prospect (research, writing; rules route), each answered once"
     assert stats.total_requests - stats.successes == sum(stats.faults.values()) > 0
     assert usage() == (40, stats.input_tokens, stats.output_tokens), "usage in the database == provider's count"
 
