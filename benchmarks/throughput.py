@@ -5,8 +5,8 @@
                                               [--database embedded|embedded-all|sqlite|postgres]
 
 N prospects go through prospect outreach up to the approval pause: the drafting half of
-`flows/prospect_outreach.py` (`load_prospects` + `draft_for` per prospect: website fetch, researcher,
-router and writer requests through the real OpenAI SDK, reviewer examples, drafts saved), in one
+`flows/prospect_outreach.py` (`load_prospects` + `draft_for` per prospect: website fetch, researcher
+and writer requests through the real OpenAI SDK (the workspace's rules route, no request), reviewer examples, drafts saved), in one
 flow run on a real Prefect server, against the fake provider in its own process answering after
 `--latency-ms` and refusing (429) more than `--concurrency` requests in flight. The client keeps
 under that with the project's Prefect global concurrency limit per provider (and, with `--rpm`, a
@@ -175,10 +175,10 @@ def child_main(args: argparse.Namespace) -> None:
 
 def parallel_drafts(concurrency: int, rpm: int | None, latency_s: float) -> int:
     """Prospects drafting at once, as a deployment would configure it for this provider: enough to keep
-    every slot the provider allows busy (each prospect sends its 3 requests one after another), and no
+    every slot the provider allows busy (each prospect sends its 2 requests one after another), and no
     more: past that, prospects only queue in the process and delay each other's first request."""
     in_flight = concurrency if not rpm else min(concurrency, max(1, round(rpm / 60 * latency_s * 2)))
-    return max(8, in_flight * 3)
+    return max(8, in_flight * 2)
 
 
 def settle(pid: int, timeout_s: float = 300) -> None:
@@ -237,7 +237,7 @@ def main() -> None:
     parser.add_argument("--child", choices=["agents", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--ids-file", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
-    parser.add_argument("--requests-per-prospect", type=int, default=3, help=argparse.SUPPRESS)
+    parser.add_argument("--requests-per-prospect", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child_main(args)
