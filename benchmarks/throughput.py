@@ -6,8 +6,9 @@
 
 N prospects go through prospect outreach up to the approval pause: the drafting half of
 `flows/prospect_outreach.py` (`load_prospects` + `draft_for` per prospect: website fetch, researcher
-and writer requests through the real OpenAI SDK (the workspace's rules route, no request), reviewer examples, drafts saved), in one
-flow run on a real Prefect server, against the fake provider in its own process answering after
+and writer requests through the real OpenAI SDK (the workspace's rules route: no request),
+reviewer examples, drafts saved), in one flow run on a real Prefect server, against the fake
+provider in its own process answering after
 `--latency-ms` and refusing (429) more than `--concurrency` requests in flight. The client keeps
 under that with the project's Prefect global concurrency limit per provider (and, with `--rpm`, a
 Prefect rate limit), exactly as a production deployment configured for that provider would.
