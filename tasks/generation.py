@@ -103,7 +103,7 @@ async def research(data: ResearchInput, workspace: Workspace) -> ProspectBrief:
     file = workspace.agent(researcher.NAME)
     prompt = render_prompt("Write the prospect brief.", researcher.NAME, "research-input", data)
     agent = researcher.researcher(file, model_of(researcher.NAME, workspace))
-    return await run_agent(agent, prompt, deps=frozenset(k.source for k in data.knowledge))
+    return await run_agent(agent, prompt, deps=tuple(sorted(k.source for k in data.knowledge)))
 
 
 async def choose_writer(profile: ProspectProfile, brief: ProspectBrief, workspace: Workspace) -> Route:
@@ -124,7 +124,7 @@ async def ask_router(data: router.RouteInput, workspace: Workspace, why: str = "
     """The router model's choice among `data.candidates` (any writer when empty); it must be one of them."""
     prompt = render_prompt(f"Choose the writer ({why}).", router.NAME, "route-input", data)
     agent = router.router(workspace.agent(router.NAME), model_of(router.NAME, workspace))
-    return await run_agent(agent, prompt, deps=frozenset(router.allowed(data)))
+    return await run_agent(agent, prompt, deps=tuple(sorted(router.allowed(data))))
 
 
 def writer_input(

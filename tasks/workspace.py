@@ -16,6 +16,7 @@ from functools import lru_cache
 from prefect import task
 from prefect.logging import get_run_logger
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from agentflows.db import session_scope
 from agentflows.db.base import utcnow
@@ -25,16 +26,29 @@ from agents.workspace import Workspace, WorkspaceInvalid, load_workspace
 
 
 def store_snapshot(snapshot: Snapshot, *, live: bool) -> None:
-    """Keep `snapshot` in the project database (once per version); `live` marks it as the one runs use now."""
-    with session_scope() as session:
-        row = session.get(WorkspaceSnapshot, snapshot.id)
-        if row is None:
-            row = WorkspaceSnapshot(
-                id=snapshot.id, files=dict(snapshot.files), manifest=dict(snapshot.manifest), source=snapshot.source
-            )
-            session.add(row)
-        if live:
-            row.live_at = utcnow()
+    """Keep `snapshot` in the project database (once per version); `live` marks it as the one runs use now.
+
+    Two runs starting at once may both store the same new version: the second insert loses the race
+    (unique id) and simply marks the row the first one wrote.
+    """
+    for attempt in range(2):
+        try:
+            with session_scope() as session:
+                row = session.get(WorkspaceSnapshot, snapshot.id)
+                if row is None:
+                    row = WorkspaceSnapshot(
+                        id=snapshot.id,
+                        files=dict(snapshot.files),
+                        manifest=dict(snapshot.manifest),
+                        source=snapshot.source,
+                    )
+                    session.add(row)
+                if live:
+                    row.live_at = utcnow()
+            return
+        except IntegrityError:
+            if attempt:
+                raise
 
 
 def stored_snapshot(version: str) -> Snapshot | None:

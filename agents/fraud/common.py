@@ -57,21 +57,21 @@ def shipped_agent_file(name: str) -> AgentFile:
     return parse_agent_file(path, snapshot.text(path), dict(snapshot.files), snapshot.version(path))
 
 
-def signal_agent(file: AgentFile, model: Model | str) -> Agent[frozenset[str], SignalReport]:
+def signal_agent(file: AgentFile, model: Model | str) -> Agent[tuple[str, ...], SignalReport]:
     """A durable signal agent configured by its workspace file, whose evidence must cite refs from its facts."""
     agent: Agent[Any, SignalReport] = durable_agent(
         name=file.name,
         model=model,
         output_type=SignalReport,
         instructions=f"{COMMON}\n{file.instructions}",
-        deps_type=frozenset,
+        deps_type=tuple,
         model_settings=file.settings_dict,
         output_retries=file.output_retries,
     )
 
     @agent.output_validator
-    def _cites_known_rows(ctx: RunContext[frozenset[str]], report: SignalReport) -> SignalReport:
-        unknown = sorted({e.ref for e in report.evidence} - ctx.deps)
+    def _cites_known_rows(ctx: RunContext[tuple[str, ...]], report: SignalReport) -> SignalReport:
+        unknown = sorted({e.ref for e in report.evidence} - set(ctx.deps))
         if unknown:
             raise ModelRetry(f"evidence cites refs not in the facts: {unknown}; use only: {sorted(ctx.deps)}")
         return report

@@ -53,7 +53,7 @@ def compose_offline(payload: dict[str, Any]) -> Verdict:
     return Verdict(risk_score=data.deterministic_risk, decision=decision, rationale=rationale, evidence_refs=refs)
 
 
-def orchestrator_agent(model: Model | str, file: AgentFile | None = None) -> Agent[frozenset[str], Verdict]:
+def orchestrator_agent(model: Model | str, file: AgentFile | None = None) -> Agent[tuple[str, ...], Verdict]:
     """The orchestrator for `model` and its workspace file (default: the shipped one, for tests on a test
     model); its rationale may cite only refs the signals produced (the deps)."""
     file = file or shipped_agent_file(NAME)
@@ -62,14 +62,14 @@ def orchestrator_agent(model: Model | str, file: AgentFile | None = None) -> Age
         model=model,
         output_type=Verdict,
         instructions=file.instructions,
-        deps_type=frozenset,
+        deps_type=tuple,
         model_settings=file.settings_dict,
         output_retries=file.output_retries,
     )
 
     @agent.output_validator
-    def _cites_signal_evidence(ctx: RunContext[frozenset[str]], verdict: Verdict) -> Verdict:
-        unknown = sorted(set(verdict.evidence_refs) - ctx.deps)
+    def _cites_signal_evidence(ctx: RunContext[tuple[str, ...]], verdict: Verdict) -> Verdict:
+        unknown = sorted(set(verdict.evidence_refs) - set(ctx.deps))
         if unknown:
             raise ModelRetry(f"evidence_refs not produced by any signal: {unknown}; choose from {sorted(ctx.deps)}")
         return verdict
@@ -78,6 +78,6 @@ def orchestrator_agent(model: Model | str, file: AgentFile | None = None) -> Age
 
 
 @per_event_loop
-def orchestrator(file: AgentFile, model: str) -> Agent[frozenset[str], Verdict]:
+def orchestrator(file: AgentFile, model: str) -> Agent[tuple[str, ...], Verdict]:
     """The orchestrator for the run's workspace file and model (a changed file is a new cache key: a new agent)."""
     return orchestrator_agent(model, file)

@@ -63,6 +63,6 @@ def compose_offline(payload: dict[str, Any]) -> SignalReport:
 
 
 @per_event_loop
-def agent(file: AgentFile, model: str) -> Agent[frozenset[str], SignalReport]:
+def agent(file: AgentFile, model: str) -> Agent[tuple[str, ...], SignalReport]:
     """The agent for the run's `agents/fraud-signal-....yaml` and model (another file version: another agent)."""
     return signal_agent(file, model)

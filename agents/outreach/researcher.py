@@ -97,21 +97,21 @@ def compose_offline(payload: dict[str, Any]) -> ProspectBrief:
     return ProspectBrief(summary=summary, facts=facts, pains=pains, web_source=web_source, prior_outreach=prior)
 
 
-def build_researcher(file: AgentFile, model: Model | str) -> Agent[frozenset[str], ProspectBrief]:
+def build_researcher(file: AgentFile, model: Model | str) -> Agent[tuple[str, ...], ProspectBrief]:
     """The researcher as the workspace file describes it; its `kb:` facts must be sections it was given (deps)."""
-    agent: Agent[frozenset[str], ProspectBrief] = durable_agent(
+    agent: Agent[tuple[str, ...], ProspectBrief] = durable_agent(
         name=NAME,
         model=model,
         output_type=ProspectBrief,
         instructions=f"{file.instructions}\n{KNOWLEDGE_RULE}",
-        deps_type=frozenset,
+        deps_type=tuple,
         model_settings=file.settings_dict,
         output_retries=file.output_retries,
     )
 
     @agent.output_validator
-    def _known_sources(ctx: RunContext[frozenset[str]], brief: ProspectBrief) -> ProspectBrief:
-        invented = sorted({f.source for f in brief.facts if f.source.startswith("kb:")} - ctx.deps)
+    def _known_sources(ctx: RunContext[tuple[str, ...]], brief: ProspectBrief) -> ProspectBrief:
+        invented = sorted({f.source for f in brief.facts if f.source.startswith("kb:")} - set(ctx.deps))
         if invented:
             raise ModelRetry(f"facts cite knowledge that was not given: {invented}; use only {sorted(ctx.deps)}")
         return brief
@@ -120,6 +120,6 @@ def build_researcher(file: AgentFile, model: Model | str) -> Agent[frozenset[str
 
 
 @per_event_loop
-def researcher(file: AgentFile, model_spec: str) -> Agent[frozenset[str], ProspectBrief]:
+def researcher(file: AgentFile, model_spec: str) -> Agent[tuple[str, ...], ProspectBrief]:
     """One agent per event loop, file and model (`configured_model(ROLE, file.model)` gives the spec)."""
     return build_researcher(file, model_spec)

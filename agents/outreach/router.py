@@ -46,20 +46,20 @@ def compose_offline(payload: dict[str, Any]) -> Route:
     return Route(writer=options[0], reason=f"no routing rule decided; offline default: the first of {options}")
 
 
-def build_router(file: AgentFile, model: Model | str) -> Agent[frozenset[str], Route]:
+def build_router(file: AgentFile, model: Model | str) -> Agent[tuple[str, ...], Route]:
     """The router as the workspace file describes it; its answer must be an allowed writer (the deps)."""
-    agent: Agent[frozenset[str], Route] = durable_agent(
+    agent: Agent[tuple[str, ...], Route] = durable_agent(
         name=NAME,
         model=model,
         output_type=Route,
         instructions=file.instructions,
-        deps_type=frozenset,
+        deps_type=tuple,
         model_settings=file.settings_dict,
         output_retries=file.output_retries,
     )
 
     @agent.output_validator
-    def _active_writer(ctx: RunContext[frozenset[str]], route: Route) -> Route:
+    def _active_writer(ctx: RunContext[tuple[str, ...]], route: Route) -> Route:
         if route.writer not in ctx.deps:
             raise ModelRetry(f"{route.writer!r} is not one of the writers to choose from: {sorted(ctx.deps)}")
         return route
@@ -68,6 +68,6 @@ def build_router(file: AgentFile, model: Model | str) -> Agent[frozenset[str], R
 
 
 @per_event_loop
-def router(file: AgentFile, model_spec: str) -> Agent[frozenset[str], Route]:
+def router(file: AgentFile, model_spec: str) -> Agent[tuple[str, ...], Route]:
     """One agent per event loop, file and model (`configured_model(ROLE, file.model)` gives the spec)."""
     return build_router(file, model_spec)

@@ -90,7 +90,7 @@ async def run_signal(name: SignalName, claim: ClaimSummary, workspace: Workspace
     prompt = render_prompt(f"Assess the {name.replace('_', ' ')} signal of this claim.", module.NAME, "signal", payload)
     try:
         report = await run_agent(
-            module.agent(file, configured_model(SIGNAL_ROLE, file.model)), prompt, deps=frozenset(facts.refs())
+            module.agent(file, configured_model(SIGNAL_ROLE, file.model)), prompt, deps=tuple(sorted(facts.refs()))
         )
     except (GenerationError, AgentRunError) as exc:  # gave up, or the provider failed after its retries
         logger.warning("signal agent %s failed: %s", module.NAME, exc)
@@ -132,7 +132,7 @@ async def judge(
         block_min_strong=calibration.block_min_strong,
     )
     prompt = render_prompt("Combine the signals into a verdict.", orchestrator.NAME, "case", data)
-    refs = frozenset(e.ref for s in signals for e in s.evidence)
+    refs = tuple(sorted({e.ref for s in signals for e in s.evidence}))
     try:
         proposal = await run_agent(orchestrator.orchestrator(file, spec), prompt, deps=refs)
         decision, rule = bound(proposal.decision, risk, signals, calibration, case_fields(claim, facts))

@@ -267,3 +267,61 @@ def test_approvals_in_the_ui_are_accepted_the_first_time_while_a_big_batch_draft
     with session_scope(db_url) as session:
         statuses = session.scalars(select(OutreachDraft.status).where(OutreachDraft.contact_id.in_(early))).all()
     assert sorted(statuses) == ["approved"] * 3
+
+
+CHANGE_FIELDS = ["Decision", "Reviewer", "Note (Optional)"]
+
+
+def test_a_revops_analyst_approves_a_new_writer_in_the_prefect_ui(
+    chromium: str, stack: UpProcess, tmp_path: Path
+) -> None:
+    """Propose a writer with the CLI, read the comparison, approve it in the UI: it is live for the next run."""
+    from agentflows.db.workspace import WorkspaceChange
+    from agentflows.workspace import SHIPPED, read_folder
+    from tests.workspace.test_check import WRITER
+
+    proposal = tmp_path / "proposal"
+    shutil.copytree(SHIPPED, proposal)
+    (proposal / "writers" / "finance-leader.md").write_text(WRITER)
+    proposed = stack.cli("workspace", "propose", str(proposal))
+    assert proposed.returncode == 0, proposed.stdout + proposed.stderr
+    db_url: str = stack.db_url  # type: ignore[attr-defined]
+
+    def paused_change() -> str | None:
+        with session_scope(db_url) as session:
+            row = session.scalar(select(WorkspaceChange).where(WorkspaceChange.proposal == str(proposal.resolve())))
+            run_id = row.flow_run_id if row and row.status == "awaiting_approval" else None
+        return run_id if run_id and stack.run_state(run_id) == "PAUSED" else None
+
+    run_id = wait_for(paused_change, timeout=300, what="the workspace-change run to wait for a reviewer")
+    with browser_page(chromium, tmp_path, stack) as page:
+        from playwright.sync_api import expect
+
+        page.goto(f"http://127.0.0.1:{stack.env['AGENTFLOWS_PREFECT_PORT']}/runs/flow-run/{run_id}?tab=Artifacts")
+        expect(page.get_by_text("workspace-change").first).to_be_visible()
+        page.get_by_role("button", name="Resume", exact=True).click()
+        form = page.get_by_role("dialog")
+        expect(form.get_by_text("The comparison is in this run's").first).to_be_visible()
+        labels = form.locator(".schema-form-property__label")
+        expect(labels).to_have_count(len(CHANGE_FIELDS))
+        assert [t.strip() for t in labels.all_inner_texts()] == CHANGE_FIELDS
+
+        def field(label: str) -> Any:
+            return form.locator(".schema-form-property").filter(
+                has=page.locator(".schema-form-property__label", has_text=label)
+            )
+
+        choose_option(page, field("Decision"), "approve")
+        field("Reviewer").locator("textarea").fill(REVIEWER)
+        form.get_by_role("button", name="Submit", exact=True).click()
+        expect(form).to_be_hidden()
+        expect(page.get_by_text("Failed to resume")).to_have_count(0)
+
+    active = stack.data_dir / "workspace"
+    wait_for(lambda: (active / "writers" / "finance-leader.md").exists(), timeout=180, what="the writer to go live")
+    assert read_folder(active).id == read_folder(proposal).id
+    with session_scope(db_url) as session:
+        row = session.scalar(select(WorkspaceChange).where(WorkspaceChange.flow_run_id == run_id))
+        assert row is not None and (row.status, row.reviewer) == ("approved", REVIEWER)
+    check = stack.cli("workspace", "check")
+    assert check.returncode == 0 and read_folder(active).id in check.stdout

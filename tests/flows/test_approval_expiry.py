@@ -22,10 +22,12 @@ pytestmark = pytest.mark.e2e
 async def draft_two(ids: list[int]) -> list[int]:
     from flows.prospect_outreach import draft_for
     from tasks.crm import load_prospects
+    from tasks.workspace import use_workspace, workspace_at
 
     records = await load_prospects(ids)
     batch = str(get_run_context().flow_run.id)
-    return [(await draft_for(records[i], batch)).draft_id for i in ids]
+    workspace = workspace_at(await use_workspace())
+    return [(await draft_for(records[i], batch, workspace)).draft_id for i in ids]
 
 
 async def approval_run_in(state: object, flow_obj: object = None) -> str:

@@ -31,6 +31,7 @@ EXPECTED = {
     "fraud-fanout/on-demand": (None, 2),
     "fraud-claims/on-demand": (None, 8),
     "landing-plan/on-demand": (None, 8),
+    "workspace-change/on-demand": (None, 4),
 }
 
 

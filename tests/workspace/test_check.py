@@ -145,3 +145,14 @@ def test_nested_model_settings_keep_an_agent_file_usable_as_a_cache_key():
     file = load_workspace(edited(**{"agents/outreach-researcher.yaml": text})).agent("outreach-researcher")
     assert hash(file) is not None
     assert file.settings_dict == {"temperature": 0.2, "extra_body": {"reasoning": {"effort": "low"}}}
+
+
+def test_two_runs_storing_the_same_new_version_at_once_both_succeed(empty_db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks.workspace import last_live_version, store_snapshot
+
+    snapshot = edited(**{"writers/finance-leader.md": WRITER})
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: store_snapshot(snapshot, live=True), range(16)))
+    assert last_live_version() == snapshot.id
