@@ -301,7 +301,8 @@ def test_a_revops_analyst_approves_a_new_writer_in_the_prefect_ui(
         expect(page.get_by_text("workspace-change").first).to_be_visible()
         page.get_by_role("button", name="Resume", exact=True).click()
         form = page.get_by_role("dialog")
-        expect(form.get_by_text("The comparison is in this run's").first).to_be_visible()
+        comparison = form.get_by_role("link", name="Open the comparison (outreach and fraud, active and proposed)")
+        expect(comparison).to_have_attribute("href", re.compile(r"/artifacts/artifact/[0-9a-f-]{36}$"))
         labels = form.locator(".schema-form-property__label")
         expect(labels).to_have_count(len(CHANGE_FIELDS))
         assert [t.strip() for t in labels.all_inner_texts()] == CHANGE_FIELDS
