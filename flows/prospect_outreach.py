@@ -40,13 +40,12 @@ from agents.outreach.brief import (
     EmailVariant,
     ProspectBrief,
     ProspectProfile,
-    ResearchInput,
     StyleExample,
 )
 from agents.workspace import Workspace
 from tasks.crm import ProspectRecord, load_prospects
 from tasks.email import send_email
-from tasks.generation import choose_writer, draft_emails, knowledge_for, model_of, research, writer_input
+from tasks.generation import choose_writer, draft_emails, model_of, research, research_input, writer_input
 from tasks.memory import angles_to_avoid, style_examples
 from tasks.outreach import (
     Decision,
@@ -258,17 +257,7 @@ async def draft_for(record: ProspectRecord, batch_run_id: str, workspace: Worksp
     profile = record.profile
     async with drafting_slots():
         web = await fetch_website(f"https://{profile.domain}/")
-        history_text = " ".join(f"{h.subject} {h.text}" for h in record.history)
-        brief = await research(
-            ResearchInput(
-                prospect=profile,
-                history=record.history,
-                web=web,
-                prior_outreach=record.prior_outreach,
-                knowledge=knowledge_for(profile, workspace, history_text),
-            ),
-            workspace,
-        )
+        brief = await research(research_input(record, web, workspace), workspace)
         route = await choose_writer(profile, brief, workspace)
         context = " ".join([brief.summary, *(f.text for f in brief.facts)])
         examples = await style_examples(route.writer, context)

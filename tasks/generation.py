@@ -28,11 +28,13 @@ from agents.outreach.brief import (
     ProspectProfile,
     ResearchInput,
     Route,
+    WebFindings,
     WriterInput,
 )
 from agents.prompting import render_prompt
 from agents.workspace import Workspace
 from agents.workspace.routing import rule_route
+from tasks.crm import ProspectRecord
 
 OutputT = TypeVar("OutputT")
 
@@ -82,6 +84,18 @@ def knowledge_for(profile: ProspectProfile, workspace: Workspace, context: str =
     if profile.is_customer:
         query += " customer " + " ".join(profile.products_owned)
     return [KnowledgeFact(source=s.source, title=s.title, text=s.text) for s in workspace.knowledge.relevant(query)]
+
+
+def research_input(record: ProspectRecord, web: WebFindings, workspace: Workspace) -> ResearchInput:
+    """What the researcher gets: the CRM record, the website, and our knowledge most relevant to this prospect."""
+    history_text = " ".join(f"{h.subject} {h.text}" for h in record.history)
+    return ResearchInput(
+        prospect=record.profile,
+        history=record.history,
+        web=web,
+        prior_outreach=record.prior_outreach,
+        knowledge=knowledge_for(record.profile, workspace, history_text),
+    )
 
 
 def seller(workspace: Workspace) -> tuple[str, str]:

@@ -23,10 +23,10 @@ from agentflows.db import session_scope
 from agentflows.db.crm import Contact
 from agentflows.markdown import md_cell, md_quote
 from agentflows.workspace_context import using_workspace
-from agents.outreach.brief import EmailDrafts, ResearchInput, WebFindings
+from agents.outreach.brief import EmailDrafts, WebFindings
 from agents.workspace import Workspace
 from tasks.crm import ProspectRecord, load_profiles_sync, load_prospects_sync
-from tasks.generation import GenerationError, choose_writer, draft_emails, knowledge_for, research, writer_input
+from tasks.generation import GenerationError, choose_writer, draft_emails, research, research_input, writer_input
 
 SAMPLE_SIZE = 12
 NOT_FETCHED = WebFindings(url="about:evaluation", available=False, error="not fetched in a workspace evaluation")
@@ -97,18 +97,8 @@ def sample_prospects(limit: int = SAMPLE_SIZE, pool: int = 300) -> dict[int, Pro
 async def _one(record: ProspectRecord, workspace: Workspace) -> ProspectResult:
     p = record.profile
     who = f"{p.name}, {p.role} at {p.company}"
-    history_text = " ".join(f"{h.subject} {h.text}" for h in record.history)
     try:
-        brief = await research(
-            ResearchInput(
-                prospect=p,
-                history=record.history,
-                web=NOT_FETCHED,
-                prior_outreach=record.prior_outreach,
-                knowledge=knowledge_for(p, workspace, history_text),
-            ),
-            workspace,
-        )
+        brief = await research(research_input(record, NOT_FETCHED, workspace), workspace)
         route = await choose_writer(p, brief, workspace)
     except GenerationError as exc:
         return ProspectResult(p.contact_id, who, "(none)", "", error=str(exc))

@@ -36,13 +36,10 @@ KNOWN_AGENTS = (
 _NOT_YOURS = ("output_schema", "deps_schema", "capabilities", "json_schema_path")
 
 
-@dataclass(frozen=True)
-class AgentFile:
-    """One agent's configuration from the workspace; hashable, so built agents are cached by it."""
+@dataclass(frozen=True, kw_only=True)
+class ModelChoice:
+    """What an agent or writer file may say about its model; hashable, so built agents are cached by it."""
 
-    name: str
-    instructions: str
-    version: str
     model: str | None = None
     model_settings: str = "{}"  # JSON: a nested setting (extra_body: {...}) must still leave the file hashable
     output_retries: int | None = None
@@ -50,6 +47,19 @@ class AgentFile:
     @property
     def settings_dict(self) -> dict[str, Any] | None:
         return json.loads(self.model_settings) or None
+
+
+def settings_json(settings: dict[str, Any] | None) -> str:
+    return json.dumps(dict(settings or {}), sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class AgentFile(ModelChoice):
+    """One agent's configuration from the workspace."""
+
+    name: str
+    instructions: str
+    version: str
 
 
 def parse_agent_file(path: str, text: str, files: dict[str, str], version: str) -> AgentFile:
@@ -113,7 +123,7 @@ def parse_agent_file(path: str, text: str, files: dict[str, str], version: str) 
         instructions=instructions.strip(),
         version=version,
         model=spec.model if isinstance(spec.model, str) else None,
-        model_settings=json.dumps(dict(spec.model_settings or {}), sort_keys=True, default=str),
+        model_settings=settings_json(spec.model_settings),  # type: ignore[arg-type]
         output_retries=retries,
     )
 

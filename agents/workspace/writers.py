@@ -9,13 +9,13 @@ The Markdown body is the writer's instructions: who the reader is and how to wri
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agents.workspace.agent_files import ModelChoice, settings_json
 from agents.workspace.files import Problem, WorkspaceInvalid, line_of, split_front_matter
 from agents.workspace.routing import RouteWhen
 
@@ -54,7 +54,7 @@ class _Header(BaseModel):
 
 
 @dataclass(frozen=True)
-class WriterFile:
+class WriterFile(ModelChoice):
     """One writer type, as its file defines it."""
 
     name: str
@@ -65,13 +65,6 @@ class WriterFile:
     instructions: str
     version: str
     path: str
-    model: str | None = None
-    model_settings: str = "{}"  # JSON: a nested setting (extra_body: {...}) must still leave the file hashable
-    output_retries: int | None = None
-
-    @property
-    def settings_dict(self) -> dict[str, Any] | None:
-        return json.loads(self.model_settings) or None
 
 
 _VARIABLE = re.compile(r"\{(\w*)\}")
@@ -143,6 +136,6 @@ def parse_writer_file(path: str, text: str, version: str) -> WriterFile:
         version=version,
         path=path,
         model=parsed.model,
-        model_settings=json.dumps(parsed.model_settings, sort_keys=True, default=str),
+        model_settings=settings_json(parsed.model_settings),
         output_retries=parsed.output_retries,
     )

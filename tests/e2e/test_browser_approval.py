@@ -138,6 +138,13 @@ def read_mail(directory: Path) -> list[EmailMessage]:
 APPROVAL_FIELDS = ["Decision", "Reviewer", "Subject (Optional)", "Body (Optional)", "Note (Optional)"]
 
 
+def form_field(page: Any, form: Any, label: str) -> Any:
+    """One property of a Prefect UI schema form, found by its label."""
+    return form.locator(".schema-form-property").filter(
+        has=page.locator(".schema-form-property__label", has_text=label)
+    )
+
+
 def approve_in_ui(page: Any, up: UpProcess, run_id: str, subject: str, decision_label: str) -> None:
     """Open the paused run, press Resume, check the form, pick the decision, sign and submit; it must close."""
     from playwright.sync_api import expect
@@ -153,17 +160,12 @@ def approve_in_ui(page: Any, up: UpProcess, run_id: str, subject: str, decision_
     expect(labels).to_have_count(len(APPROVAL_FIELDS))
     assert [t.strip() for t in labels.all_inner_texts()] == APPROVAL_FIELDS
 
-    def field(label: str) -> Any:
-        return form.locator(".schema-form-property").filter(
-            has=page.locator(".schema-form-property__label", has_text=label)
-        )
-
-    decision = field("Decision")
+    decision = form_field(page, form, "Decision")
     expect(decision.locator(".p-select-button__control")).not_to_have_text(
         re.compile("send variant|reject")
     )  # no default
     choose_option(page, decision, decision_label)
-    field("Reviewer").locator("textarea").fill(REVIEWER)
+    form_field(page, form, "Reviewer").locator("textarea").fill(REVIEWER)
     form.get_by_role("button", name="Submit", exact=True).click()
     expect(form).to_be_hidden()  # the server accepted the input (a schema error keeps the form open)
     expect(page.get_by_text("Failed to resume")).to_have_count(0)
@@ -307,13 +309,8 @@ def test_a_revops_analyst_approves_a_new_writer_in_the_prefect_ui(
         expect(labels).to_have_count(len(CHANGE_FIELDS))
         assert [t.strip() for t in labels.all_inner_texts()] == CHANGE_FIELDS
 
-        def field(label: str) -> Any:
-            return form.locator(".schema-form-property").filter(
-                has=page.locator(".schema-form-property__label", has_text=label)
-            )
-
-        choose_option(page, field("Decision"), "approve")
-        field("Reviewer").locator("textarea").fill(REVIEWER)
+        choose_option(page, form_field(page, form, "Decision"), "approve")
+        form_field(page, form, "Reviewer").locator("textarea").fill(REVIEWER)
         form.get_by_role("button", name="Submit", exact=True).click()
         expect(form).to_be_hidden()
         expect(page.get_by_text("Failed to resume")).to_have_count(0)

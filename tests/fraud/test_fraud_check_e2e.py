@@ -14,8 +14,6 @@ import logging
 from uuid import UUID
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.flow_runs import aresume_flow_run
 from sqlalchemy import select
 
@@ -29,7 +27,7 @@ from tasks.fraud.cases import CaseAlreadyDecidedError, UnknownCaseError
 from tasks.fraud.evaluation import labelled
 from tasks.fraud.review import ReviewError, review_input, submit_review
 from tests.fraud.test_hard_rules import insisting_on
-from tests.helpers import flow_run_state, run_in_background, wait_for
+from tests.helpers import artifacts_markdown, flow_run_state, run_in_background, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -55,17 +53,6 @@ def decisions(case_id: int) -> list[FraudDecision]:
 def check_row(case_id: int) -> ClaimCheck | None:
     with session_scope() as session:
         return session.scalar(select(ClaimCheck).where(ClaimCheck.claim_id == case_id))
-
-
-def markdown_of(flow_run_id: str) -> str:
-    async def read() -> str:
-        async with get_client() as client:
-            found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)]))
-            )
-        return "\n".join(str(a.data) for a in found)
-
-    return asyncio.run(read())
 
 
 def test_clear_and_block_are_automatic_and_a_decided_case_is_an_error(prefect_server, market_db, template_dir) -> None:  # type: ignore[no-untyped-def]
@@ -136,7 +123,7 @@ def test_review_pauses_and_each_outcome_resumes_it(
     first, second, third = cases
     run_id = check_row(first).flow_run_id  # type: ignore[union-attr]
 
-    markdown = markdown_of(run_id)  # type: ignore[arg-type]
+    markdown = artifacts_markdown(run_id)  # type: ignore[arg-type]
     assert f"# Fraud check: case {first}" in markdown
     assert "| signal | status | score | rule score | summary | evidence |" in markdown
     assert "**Model proposed:** `clear`" in markdown and "rule 2" in markdown
@@ -260,7 +247,7 @@ def test_a_failed_signal_shows_as_failed_and_forbids_a_clear(
         return row is not None and row.status == CheckStatus.AWAITING_REVIEW
 
     wait_for(paused, timeout=60, what="the case with a failed signal to pause")
-    markdown = markdown_of(check_row(case).flow_run_id)  # type: ignore[union-attr, arg-type]
+    markdown = artifacts_markdown(check_row(case).flow_run_id)  # type: ignore[union-attr, arg-type]
     assert "| payment | **FAILED** |" in markdown and "payments replica unreachable" in markdown
     [auto] = decisions(case)
     assert auto.action == "review", "a case with a failed signal is never cleared (rule 1; offline proposes it too)"
