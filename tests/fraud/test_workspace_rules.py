@@ -486,8 +486,8 @@ def test_a_claim_to_a_known_fraud_address_is_never_cleared_until_the_rule_is_rem
     from tasks.fraud.batch import verdicts_batch
     from tasks.fraud.review import review_input, submit_review
     from tasks.workspace import active_workspace
-    from tests.fraud.test_fraud_check_e2e import cases_by_decision, check_row, decisions, markdown_of
-    from tests.helpers import flow_run_state, run_in_background, wait_for
+    from tests.fraud.test_fraud_check_e2e import cases_by_decision, check_row, decisions
+    from tests.helpers import artifacts_markdown, flow_run_state, run_in_background, wait_for
 
     candidates = cases_by_decision()["clear"][:10]
     for claim_id in candidates:
@@ -513,7 +513,7 @@ def test_a_claim_to_a_known_fraud_address_is_never_cleared_until_the_rule_is_rem
     assert (auto.action, auto.model_decision) == ("review", "clear"), "the offline orchestrator proposed clear"
     assert auto.rule.startswith("hard rule 'known-fraud-address'"), auto.rule
     assert auto.workspace_version == active.version
-    markdown = markdown_of(auto.flow_run_id)  # type: ignore[arg-type]
+    markdown = artifacts_markdown(auto.flow_run_id)  # type: ignore[arg-type]
     assert "known-fraud-address" in markdown
     assert f"**Workspace** `{active.version}` · **rules** `{active.fraud.rules_ref}`" in markdown
     asyncio.run(submit_review(*review_input(first, "confirm fraud", "Dana", "address on the list")))
