@@ -54,6 +54,8 @@ class Account(Base):
     __tablename__ = "accounts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     domain: Mapped[str] = mapped_column(String(200), unique=True)
     website: Mapped[str] = mapped_column(String(400))
@@ -70,6 +72,8 @@ class Contact(Base):
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
@@ -90,6 +94,8 @@ class Deal(Base):
     __tablename__ = "deals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     product: Mapped[str] = mapped_column(String(100))
@@ -108,6 +114,8 @@ class Activity(Base):
     __table_args__ = (Index("ix_activities_account_time", "account_id", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     kind: Mapped[ActivityKind] = mapped_column(Enum(ActivityKind, native_enum=False, length=30))

@@ -75,6 +75,8 @@ class Customer(Base):
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
@@ -89,6 +91,8 @@ class Order(Base):
     __table_args__ = (Index("ix_orders_customer_time", "customer_id", "placed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     amount: Mapped[float] = mapped_column(Numeric(12, 2))
@@ -104,6 +108,8 @@ class OrderReturn(Base):
     __tablename__ = "order_returns"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     return_address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -113,6 +119,8 @@ class ShipmentEvent(Base):
     __tablename__ = "shipment_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     carrier: Mapped[str] = mapped_column(String(40))
     kind: Mapped[ShipmentEventKind] = mapped_column(_enum(ShipmentEventKind))
@@ -125,6 +133,8 @@ class PaymentIncident(Base):
     __table_args__ = (Index("ix_payment_incidents_customer_time", "customer_id", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     kind: Mapped[PaymentIncidentKind] = mapped_column(_enum(PaymentIncidentKind))
@@ -140,6 +150,8 @@ class Claim(Base):
     __table_args__ = (Index("ix_claims_customer_time", "customer_id", "opened_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     kind: Mapped[ClaimKind] = mapped_column(_enum(ClaimKind))
@@ -152,6 +164,8 @@ class KnownFraudAddress(Base):
     __tablename__ = "known_fraud_addresses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     line1: Mapped[str] = mapped_column(String(200))
     city: Mapped[str] = mapped_column(String(100))
     postcode: Mapped[str] = mapped_column(String(20))
