@@ -20,11 +20,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/agentflows demo
 
-## Lint (ruff, import contracts), then the whole test suite (starts its own Prefect server, SMTP sink and fake model provider).
+## Lint (ruff, import contracts), then the whole test suite on two workers (each starts its own Prefect server, SMTP
+## sink and fake model provider; a test file stays on one worker, so its module fixtures start once).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest --ignore=tests/e2e
+	$(BIN)/pytest --ignore=tests/e2e -n 2 --dist loadfile
 
 ## The database-touching tests again, with the project database on a throwaway local PostgreSQL.
 test-postgres: $(STAMP)

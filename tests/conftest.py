@@ -43,6 +43,9 @@ os.environ.update(
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
         "PREFECT_LOCAL_STORAGE_PATH": str(_SESSION_DIR / "prefect-results"),
         "PREFECT_LOGGING_LEVEL": "WARNING",
+        # The CLI's rich consoles read the width once, at import: the same wide tables with or without a terminal
+        # (pytest-xdist workers have none).
+        "COLUMNS": "200",
     }
 )
 (_SESSION_DIR / "prefect-client").mkdir(parents=True)
@@ -203,3 +206,17 @@ def stack_data(tmp_path: Path) -> tuple[Path, str]:
 
     data = tmp_path / "data"
     return data, seed_database(f"sqlite:///{data / 'agentflows.db'}", seed_crm)
+
+
+def _starts_whole_stacks(module: object) -> bool:
+    """A test module that runs `agentflows up` (through tests/triggers/stack.py) or a process pool."""
+    names = vars(module).values() if module is not None else ()
+    return any(getattr(value, "__module__", "") == "tests.triggers.stack" for value in names) or bool(
+        getattr(module, "STARTS_PROCESSES", False)
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Whole-stack test files first: under `-n 2 --dist loadfile` the two workers start on the long files and
+    finish on the short ones, instead of one worker ending alone on a two-minute stack test."""
+    items.sort(key=lambda item: not _starts_whole_stacks(getattr(item, "module", None)))

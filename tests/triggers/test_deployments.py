@@ -21,6 +21,8 @@ from agentflows.settings import get_settings
 from deployments.serve import build_deployments, load_specs
 from deployments.webhooks import FRAUD_CHECK, LANDING_PLAN, OUTREACH
 
+STARTS_PROCESSES = True  # a process-pool worker per test: scheduled first under `make test` (tests/conftest.py)
+
 EXPECTED = {
     "prospect-outreach/on-demand": (None, 4),
     "prospect-batch/weekday-mornings": ("0 8 * * 1-5", 1),
