@@ -124,14 +124,6 @@ async def evaluate_outreach(workspace: Workspace, records: dict[int, ProspectRec
     return OutreachSide(workspace.version, list(results))
 
 
-def _cell(text: object, limit: int | None = None) -> str:
-    return md_cell(str(text), limit=limit)  # untrusted text (drafts, errors, names): agentflows.markdown
-
-
-def _quote(text: str) -> str:
-    return md_quote(text)
-
-
 def changed_writers(active: Workspace, proposed: Workspace) -> list[str]:
     """Writers whose file was added or changed in the proposal."""
     return [
@@ -158,7 +150,7 @@ def outreach_markdown(active: Workspace, proposed: Workspace, before: OutreachSi
     writers = sorted(set(before.routing) | set(after.routing))
     rows += [(f"routed to `{w}`", before.routing.get(w, 0), after.routing.get(w, 0)) for w in writers]
     table = "| figure | active | proposed |\n|---|---|---|\n" + "\n".join(
-        f"| {a} | {_cell(b)} | {_cell(c)} |"
+        f"| {a} | {md_cell(str(b))} | {md_cell(str(c))} |"
         for a, b, c in rows  # labels are ours; writer names are [a-z0-9-]
     )
     moved = [(x, y) for x, y in zip(before.results, after.results, strict=True) if x.writer != y.writer]
@@ -166,13 +158,13 @@ def outreach_markdown(active: Workspace, proposed: Workspace, before: OutreachSi
     if moved:
         parts.append(
             "\n**Routing changes:**\n"
-            + "\n".join(f"- {_cell(y.who)}: `{x.writer}` -> `{y.writer}` ({_cell(y.reason)})" for x, y in moved)
+            + "\n".join(f"- {md_cell(y.who)}: `{x.writer}` -> `{y.writer}` ({md_cell(y.reason)})" for x, y in moved)
         )
     failed = [r for r in after.results if r.error]
     if failed:
         parts.append(
             "\n**Failed with the proposal:**\n"
-            + "\n".join(f"- {_cell(r.who)}: {_cell(r.error, limit=300)}" for r in failed)
+            + "\n".join(f"- {md_cell(r.who)}: {md_cell(r.error, limit=300)}" for r in failed)
         )
     for name in changed_writers(active, proposed):
         examples = [
@@ -183,10 +175,10 @@ def outreach_markdown(active: Workspace, proposed: Workspace, before: OutreachSi
             parts.append("No prospect in the sample routes to this writer.")
         for x, y in examples:
             assert y.drafts is not None
-            parts.append(f"\n**{_cell(y.who)}**")
+            parts.append(f"\n**{md_cell(y.who)}**")
             if x.drafts:
                 v = x.drafts.variants[0]
-                parts.append(f"\n_Before (`{x.writer}`):_ **{_cell(v.subject)}**\n\n{_quote(v.body)}")
+                parts.append(f"\n_Before (`{x.writer}`):_ **{md_cell(v.subject)}**\n\n{md_quote(v.body)}")
             v = y.drafts.variants[1 if len(y.drafts.variants) > 1 else 0]
-            parts.append(f"\n_After (`{y.writer}`):_ **{_cell(v.subject)}**\n\n{_quote(v.body)}")
+            parts.append(f"\n_After (`{y.writer}`):_ **{md_cell(v.subject)}**\n\n{md_quote(v.body)}")
     return "\n".join(parts)
