@@ -31,7 +31,8 @@ KNOWN_AGENTS = (
     "fraud-orchestrator",
     "landing-planner",
 )
-"""Every agent configured by a file in `agents/` (the writers are `writers/*.md`); `agents.catalog` checks the list."""
+"""Every agent configured by a file in `agents/` (the writers are `writers/*.md`); tests/agents/test_catalog.py
+checks it against `agents.catalog` and the shipped workspace."""
 
 _NOT_YOURS = ("output_schema", "deps_schema", "capabilities", "json_schema_path")
 
