@@ -522,7 +522,7 @@ def test_website_text(mode: str, case: InjectionCase, model: Any, httpserver: An
 
     assert case.must_not == (EMAIL_OUTSIDE_CRM, UNLISTED_TOOL, DATA_BREAKOUT)
     httpserver.expect_request(f"/{case.id}").respond_with_data(case.payload, content_type="text/html; charset=utf-8")
-    web = asyncio.run(fetch_page_text(httpserver.url_for(f"/{case.id}")))
+    web = asyncio.run(fetch_page_text(httpserver.url_for(f"/{case.id}"), allow_private=True))  # a loopback site
     assert web.available, web.error
     brief, route, drafts = asyncio.run(draft(web_record, web))
     outbox_before = last_outbox_id()
@@ -868,6 +868,8 @@ def https_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     client_context = ssl.create_default_context(cafile=certifi.where())
     client_context.load_verify_locations(cafile=cert)
     monkeypatch.setattr(tasks.web, "tls_context", lambda: client_context)
+    monkeypatch.setenv("AGENTFLOWS_FETCH_ALLOW_HOSTS", "127.0.0.1")  # the guarded fetch refuses loopback otherwise
+    get_settings.cache_clear()
     yield server
     server.clear()
     server.stop()
