@@ -87,9 +87,9 @@ def non_public_kind(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
         ("private", address.is_private),
         ("shared (carrier-grade NAT)", isinstance(address, ipaddress.IPv4Address) and address in _SHARED),
-        ("reserved", address.is_reserved),
         ("non-global", not address.is_global),
     ):
         if hit:
