@@ -9,6 +9,7 @@ knows it saw only the start: `… [truncated: 350,112 characters, first 4,000 sh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -19,16 +20,25 @@ M = TypeVar("M", bound=BaseModel)
 MARK = "… [truncated: {total:,} characters, first {kept:,} shown]"
 
 
+_MARKED = re.compile(r" … \[truncated: [\d,]+ characters, first ([\d,]+) shown\]\Z")
+
+
 def capped(text: str, limit: int) -> str:
-    """`text` if it fits in `limit` characters, else its first `limit` characters and the marker."""
+    """`text` if it fits in `limit` characters, else its first `limit` characters and the marker.
+
+    Idempotent: a text already cut to `limit` or less keeps its marker (and its original size) as it is.
+    """
     if len(text) <= limit:
+        return text
+    marked = _MARKED.search(text)
+    if marked is not None and int(marked[1].replace(",", "")) <= limit:
         return text
     return f"{text[:limit]} {MARK.format(total=len(text), kept=limit)}"
 
 
 def is_capped(text: str) -> bool:
     """Whether `capped` cut this text (the marker is its last part)."""
-    return text.endswith(" shown]") and "… [truncated: " in text
+    return _MARKED.search(text) is not None
 
 
 def capped_fields(model: M, limits: Mapping[str, int]) -> M:
