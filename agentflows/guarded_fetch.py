@@ -223,7 +223,7 @@ async def _plan_hop(url: httpx.URL, allow_private: bool) -> _Hop:
         target, _, port = settings.web_hosts[mapped].rpartition(":")
         try:
             addresses = await resolve(target.strip("[]"), int(port))
-        except OSError:
+        except (OSError, UnicodeError):  # no such name, or one the resolver cannot even encode
             addresses = []
         return _Hop(addresses, int(port), plain=True)
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -236,7 +236,7 @@ async def _plan_hop(url: httpx.URL, allow_private: bool) -> _Hop:
     else:
         try:
             addresses = await resolve(host, port)
-        except OSError:
+        except (OSError, UnicodeError):  # no such name, or one the resolver cannot even encode
             addresses = []  # reported as a connect failure, as before (stable wording)
     allowed = allow_private or host_matches(host, settings.fetch_allow_hosts) is not None
     reserved = _mapped_addresses(settings.web_hosts)
@@ -336,7 +336,7 @@ async def guarded_get(
     except TimeoutError:  # also an OSError: the deadline's own, or a socket's
         error = f"deadline: no complete page within {settings.web_deadline_s:g}s" if deadline.expired() else None
         return Fetched(url=url, error=error or CONNECT_ERROR, hops=tuple(hops))
-    except httpx.InvalidURL as exc:
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError, ValueError) as exc:
         return Fetched(url=url, error=f"refused: invalid URL ({exc})"[:200], hops=tuple(hops))
     except httpcore.TimeoutException:
         return Fetched(url=url, error=f"timed out after {settings.web_timeout_s:g}s", hops=tuple(hops))

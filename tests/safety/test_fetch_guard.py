@@ -392,3 +392,22 @@ def test_landing_plan_refuses_a_redirect_to_an_internal_host(
         "10.1.2.3, a non-public address (private)"
     ) in plan.caveats
     assert not any(f.source.startswith("web:") for f in plan.facts)
+
+
+@pytest.mark.parametrize("url", ["http://xn--a.example/", "http://[::1/", "http://exa mple.com/", "http://%zz/"])
+def test_malformed_urls_are_unavailable_never_raised(url: str) -> None:
+    page = fetch(url)
+    assert not page.available and page.error, page
+
+
+def test_the_deadline_stays_below_the_fetch_tasks_own_timeouts() -> None:
+    from pydantic import ValidationError
+
+    from agentflows.settings import Settings
+    from flows.landing_plan import fetch_visitor_website
+    from tasks.web import fetch_website
+
+    assert Settings(web_deadline_s=25).web_deadline_s == 25
+    with pytest.raises(ValidationError, match="web_deadline_s"):
+        Settings(web_deadline_s=26)
+    assert min(fetch_visitor_website.timeout_seconds or 0, fetch_website.timeout_seconds or 0) >= 25 + 5
