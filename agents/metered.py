@@ -111,8 +111,8 @@ async def check_budget(ctx: RequestContext, messages: list[ModelMessage]) -> Non
 
 
 async def check_prompts_budget(what: str, prompts: Sequence[str]) -> int:
-    """Before `what` sends `prompts` (the fraud check's seven, an outreach or landing run's next ones):
-    stop with a clear message when their estimated input tokens would take the run past its token budget.
+    """Before `what` sends `prompts` at once (the fraud check's seven): stop with a clear message when their
+    estimated input tokens would take the run past its token budget.
 
     The per-request check above cannot see this: the seven fraud requests go out concurrently and each
     sees the same spend. Returns the estimate (chars/4, `agentflows.prompt_caps.estimate_tokens`).

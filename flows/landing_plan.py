@@ -32,7 +32,6 @@ from agentflows.workspace_context import using_workspace
 from agents.durable import configured_model
 from agents.landing import planner
 from agents.landing.plan import CrmMatch, MarketingPlan, PlannerInput, Visitor
-from agents.metered import check_prompts_budget
 from agents.outreach.brief import WebFindings
 from agents.prompting import render_prompt
 from agents.workspace import Workspace
@@ -131,7 +130,6 @@ async def write_plan(data: PlannerInput, workspace: Workspace) -> tuple[Marketin
     file = workspace.agent(planner.NAME)
     model = configured_model("planner", file.model)
     prompt = render_prompt("Write the marketing plan.", planner.NAME, "planner-input", capped_input(data))
-    await check_prompts_budget(f"landing plan for {data.visitor.company[:80]}", [prompt])
     return await run_agent(planner.planner(file, model), prompt, deps=workspace.knowledge), model
 
 

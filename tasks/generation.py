@@ -20,7 +20,6 @@ import agents.catalog  # noqa: F401  (fills the offline model's composers; see t
 from agentflows.prompt_caps import capped_each
 from agentflows.settings import get_settings
 from agents.durable import configured_model
-from agents.metered import check_prompts_budget
 from agents.outreach import researcher, router, writers
 from agents.outreach.brief import (
     AngleIdea,
@@ -135,7 +134,6 @@ def model_of(agent_name: str, workspace: Workspace) -> str:
 async def research(data: ResearchInput, workspace: Workspace) -> ProspectBrief:
     file = workspace.agent(researcher.NAME)
     prompt = render_prompt("Write the prospect brief.", researcher.NAME, "research-input", data)
-    await check_prompts_budget(f"outreach research for {data.prospect.company}", [prompt])
     agent = researcher.researcher(file, model_of(researcher.NAME, workspace))
     return await run_agent(agent, prompt, deps=tuple(sorted(k.source for k in data.knowledge)))
 
@@ -182,5 +180,4 @@ def writer_input(
 async def draft_emails(data: WriterInput, workspace: Workspace) -> EmailDrafts:
     file = workspace.writers[data.writer]
     prompt = render_prompt("Write the three email variants.", writers.NAME, "writer-input", data)
-    await check_prompts_budget(f"outreach drafts for {data.prospect.company}", [prompt])
     return await run_agent(writers.writer(file, model_of(data.writer, workspace)), prompt, deps=data)
