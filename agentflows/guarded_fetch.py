@@ -159,7 +159,8 @@ class _Body(httpx.AsyncByteStream):
 
 
 class _PinnedTransport(httpx.AsyncBaseTransport):
-    """One hop's transport: httpcore's public pool on the pinned backend; `plain_port` for a `web_hosts` name."""
+    """One hop's transport: httpcore's public pool on the pinned backend (`plain`: a `web_hosts` name, sent
+    as plain HTTP to its mapped port). Only public httpcore/httpx APIs: no library internals."""
 
     def __init__(self, addresses: Sequence[str], port: int, tls: ssl.SSLContext, plain: bool) -> None:
         self._plain, self._port = plain, port
