@@ -198,6 +198,61 @@ class Settings(BaseSettings):
                 raise ValueError(f"web_hosts: {name!r}: {address!r} must map a domain to host:port")
         return {name.lower(): address for name, address in value.items()}
 
+    # --- guarded fetch and prompt caps (untrusted input: README "Guarantees") -------------------
+    fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Host names the website fetch may connect to although they resolve to loopback, private or other "
+            "non-public addresses, comma-separated: `intranet.example,*.lab.example` (`*.` matches subdomains). "
+            "Empty (the default): every hop of every fetch must resolve to public addresses only."
+        ),
+    )
+    web_deadline_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=25,
+        description=(
+            "Total time for one website fetch, DNS and redirects included (web_timeout_s bounds each read). "
+            "At most 25 s: it must end well before the fetch tasks' own timeouts (30 s landing, 60 s outreach)."
+        ),
+    )
+    prompt_cap_claim_message: int = Field(
+        default=4000,
+        ge=200,
+        description="Characters of a claim message each fraud agent sees (the rest is cut, and marked).",
+    )
+    prompt_cap_crm_text: int = Field(
+        default=2000, ge=200, description="Characters of one CRM activity body or note, or reviewer note, in a prompt."
+    )
+    prompt_cap_crm_subject: int = Field(
+        default=300, ge=50, description="Characters of one CRM activity or email subject in a prompt."
+    )
+    prompt_cap_form_field: int = Field(
+        default=2000, ge=200, description="Characters of one landing-form field in the planner's prompt."
+    )
+    prompt_cap_knowledge_section: int = Field(
+        default=4000, ge=200, description="Characters of one knowledge section (knowledge/*.md) in a prompt."
+    )
+    prompt_cap_example_text: int = Field(
+        default=2000, ge=200, description="Characters of one reviewer-example draft or final body given to a writer."
+    )
+
+    @field_validator("fetch_allow_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("fetch_allow_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        names = [name.lower().strip().strip("[]") for name in value]
+        for name in names:
+            if not name.strip("*.") or "/" in name or (":" in name and not _is_ip(name)):
+                raise ValueError(f"fetch_allow_hosts: {name!r} must be a host name, `*.domain` or an IP (no port)")
+        return names
+
     # --- flows ---------------------------------------------------------------------------------
     max_parallel_drafts: int = Field(
         default=8, ge=1, description="Prospects drafted at once in one process (model calls in flight)."
@@ -383,6 +438,16 @@ class Settings(BaseSettings):
         if self.anthropic_api_key:
             return self.default_anthropic_model
         return OFFLINE
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from agentflows.compat.pydantic_ai import current_agent_name, model_http_error_with_body
 from agentflows.db import session_scope
 from agentflows.db.usage import ModelUsage
+from agentflows.prompt_caps import estimate_tokens as prompt_tokens
 from agentflows.provider_limits import provider_slot
 from agentflows.redaction import scrub
 from agentflows.settings import get_settings
@@ -107,6 +108,29 @@ async def check_budget(ctx: RequestContext, messages: list[ModelMessage]) -> Non
             f"this run's budget of ${settings.run_budget_usd:.2f} is spent (${cost:.4f} so far). Nothing more was "
             "sent. Raise AGENTFLOWS_RUN_BUDGET_USD, or run fewer items per run."
         )
+
+
+async def check_prompts_budget(what: str, prompts: Sequence[str]) -> int:
+    """Before `what` sends `prompts` at once (the fraud check's seven): stop with a clear message when their
+    estimated input tokens would take the run past its token budget.
+
+    The per-request check above cannot see this: the seven fraud requests go out concurrently and each
+    sees the same spend. Returns the estimate (chars/4, `agentflows.prompt_caps.estimate_tokens`).
+    """
+    settings = get_settings()
+    estimate = prompt_tokens(*prompts)
+    ctx = _request_context()
+    if settings.run_budget_tokens is None or ctx.flow_run_id is None:
+        return estimate
+    spent, _cost = await asyncio.to_thread(_spent_sync, ctx.flow_run_id)
+    if spent + estimate > settings.run_budget_tokens:
+        raise BudgetExceededError(
+            f"{what}: its {len(prompts)} prompt(s) need about {estimate:,} input tokens and this run has "
+            f"{settings.run_budget_tokens - spent:,} of its token budget ({settings.run_budget_tokens:,}) left. "
+            "Nothing was sent. Raise AGENTFLOWS_RUN_BUDGET_TOKENS, or lower the AGENTFLOWS_PROMPT_CAP_* settings "
+            "that bound untrusted fields (README: settings)."
+        )
+    return estimate
 
 
 def _price(response: ModelResponse) -> float | None:

@@ -16,9 +16,6 @@ The story:
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
-from urllib.parse import urlparse
 
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
@@ -29,6 +26,7 @@ from agentflows.db import session_scope
 from agentflows.db.crm import Account, Contact, Deal, DealStage
 from agentflows.db.webhooks import LandingPlan
 from agentflows.markdown import md_cell, md_code, md_table, md_text, source_cell
+from agentflows.prompt_caps import capped_each, capped_fields
 from agentflows.settings import get_settings
 from agentflows.workspace_context import using_workspace
 from agents.durable import configured_model
@@ -38,37 +36,17 @@ from agents.outreach.brief import WebFindings
 from agents.prompting import render_prompt
 from agents.workspace import Workspace
 from tasks.crm import load_history_sync
-from tasks.generation import run_agent
+from tasks.generation import history_caps, knowledge_caps, run_agent
 from tasks.web import fetch_page_text
 from tasks.workspace import use_workspace, workspace_at
-
-# Email domains shared by many companies: matching them to a CRM account would be a guess.
-
-
-def _non_public_reason(url: str) -> str | None:
-    """Why `url` must not be fetched (server-side request forgery), or None when it is public."""
-    host = urlparse(url).hostname
-    if not host:
-        return "no host in the URL"
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        return f"cannot resolve {host}: {exc.strerror or exc}"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return f"{host} resolves to a non-public address"
-    return None
 
 
 @task(name="fetch-visitor-website", retries=0, timeout_seconds=30)
 async def fetch_visitor_website(url: str) -> WebFindings:
-    """The visitor's site, unless it points inside our network (then `available=False` and why)."""
-    if not get_settings().landing_allow_private_websites:
-        reason = await asyncio.to_thread(_non_public_reason, url)
-        if reason:
-            return WebFindings(url=url, available=False, error=f"not fetched: {reason}")
-    return await fetch_page_text(url)
+    """The visitor's site through the guarded fetch: a site (or a redirect) pointing inside our network is
+    refused at that hop and noted in the plan (`available=False` and why). `landing_allow_private_websites`
+    (tests only) lets any host be private; `AGENTFLOWS_FETCH_ALLOW_HOSTS` names single hosts."""
+    return await fetch_page_text(url, allow_private=get_settings().landing_allow_private_websites)
 
 
 def match_account_sync(email: str) -> CrmMatch | None:
@@ -130,11 +108,28 @@ async def save_plan(
     await asyncio.to_thread(_save_plan_sync, flow_run_id, plan, match, model, workspace_version)
 
 
+def capped_input(data: PlannerInput) -> PlannerInput:
+    """The planner's data with every untrusted field capped and the cut marked: the form's free-text fields,
+    the CRM history and the knowledge sections (the page text is capped by the fetch; `agentflows.prompt_caps`)."""
+    settings = get_settings()
+    form = settings.prompt_cap_form_field
+    crm = data.crm
+    if crm is not None:
+        crm = crm.model_copy(update={"history": capped_each(crm.history, history_caps())})
+    return data.model_copy(
+        update={
+            "visitor": capped_fields(data.visitor, {"company": form, "role": form, "goals": form}),
+            "crm": crm,
+            "knowledge": capped_each(data.knowledge, knowledge_caps()),
+        }
+    )
+
+
 async def write_plan(data: PlannerInput, workspace: Workspace) -> tuple[MarketingPlan, str]:
     """The planner's plan for `data` as `workspace` configures it, and the model spec that wrote it."""
     file = workspace.agent(planner.NAME)
     model = configured_model("planner", file.model)
-    prompt = render_prompt("Write the marketing plan.", planner.NAME, "planner-input", data)
+    prompt = render_prompt("Write the marketing plan.", planner.NAME, "planner-input", capped_input(data))
     return await run_agent(planner.planner(file, model), prompt, deps=workspace.knowledge), model
 
 

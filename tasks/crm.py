@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from agentflows.db import session_scope
 from agentflows.db.crm import Account, Activity, ActivityKind, Contact, Deal, DealStage
+from agentflows.prompt_caps import capped
 from agentflows.settings import get_settings
 from agents.outreach.brief import HistoryItem, PriorOutreach, ProspectProfile
 
@@ -124,7 +125,7 @@ def load_history_sync(account_ids: Sequence[int], limit: int) -> dict[int, list[
                         when=a.occurred_at,
                         kind=a.kind.value.replace("_", " "),
                         subject=a.subject,
-                        text=a.body[:400],
+                        text=capped(a.body, get_settings().prompt_cap_crm_text),  # marked when cut
                     )
                 )
         for d in session.scalars(select(Deal).where(Deal.account_id.in_(account_ids))):

@@ -17,6 +17,7 @@ from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
 from pydantic_ai.messages import ModelMessage, RetryPromptPart, ToolReturnPart
 
 import agents.catalog  # noqa: F401  (fills the offline model's composers; see the module docstring)
+from agentflows.prompt_caps import capped_each
 from agentflows.settings import get_settings
 from agents.durable import configured_model
 from agents.outreach import researcher, router, writers
@@ -86,15 +87,32 @@ def knowledge_for(profile: ProspectProfile, workspace: Workspace, context: str =
     return [KnowledgeFact(source=s.source, title=s.title, text=s.text) for s in workspace.knowledge.relevant(query)]
 
 
+def history_caps() -> dict[str, int]:
+    """Caps of a CRM activity's untrusted text in a prompt (its subject and its body or note)."""
+    settings = get_settings()
+    return {"subject": settings.prompt_cap_crm_subject, "text": settings.prompt_cap_crm_text}
+
+
+def knowledge_caps() -> dict[str, int]:
+    return {"text": get_settings().prompt_cap_knowledge_section}
+
+
 def research_input(record: ProspectRecord, web: WebFindings, workspace: Workspace) -> ResearchInput:
-    """What the researcher gets: the CRM record, the website, and our knowledge most relevant to this prospect."""
+    """What the researcher gets: the CRM record, the website, and our knowledge most relevant to this prospect.
+
+    The one place CRM text enters an outreach prompt: activity subjects and bodies, reviewer notes of
+    earlier outreach and knowledge sections are capped here, the cut marked (`agentflows.prompt_caps`).
+    """
+    settings = get_settings()
     history_text = " ".join(f"{h.subject} {h.text}" for h in record.history)
     return ResearchInput(
         prospect=record.profile,
-        history=record.history,
+        history=capped_each(record.history, history_caps()),
         web=web,
-        prior_outreach=record.prior_outreach,
-        knowledge=knowledge_for(record.profile, workspace, history_text),
+        prior_outreach=capped_each(
+            record.prior_outreach, {"subject": settings.prompt_cap_crm_subject, "note": settings.prompt_cap_crm_text}
+        ),
+        knowledge=capped_each(knowledge_for(record.profile, workspace, history_text[:20_000]), knowledge_caps()),
     )
 
 
@@ -155,7 +173,7 @@ def writer_input(
         sender_name=get_settings().sender_name,
         angles=[AngleIdea(**a.model_dump()) for a in workspace.writers[writer].angles],
         never_claim=list(workspace.knowledge.never_claim),
-        **memory,  # type: ignore[arg-type]  (avoid_angles, style_examples)
+        **memory,  # type: ignore[arg-type]  (avoid_angles, style_examples: capped in tasks.memory)
     )
 
 

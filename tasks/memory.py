@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.crm import Activity, ActivityKind, Contact
+from agentflows.prompt_caps import capped, capped_each
 from agentflows.settings import get_settings
 from agents.outreach.brief import PriorOutreach, StyleExample
 
@@ -61,8 +62,10 @@ def prior_outreach_sync(account_ids: Sequence[int]) -> dict[int, list[PriorOutre
                     contact=f"{contact.full_name} ({contact.role})" if contact else "unknown contact",
                     outcome=OUTCOMES[activity.kind],
                     angles=angles,
-                    subject=activity.subject if activity.kind == ActivityKind.OUTREACH_SENT else "",
-                    note=(details.get("note") or "")[:300],
+                    subject=capped(activity.subject, settings.prompt_cap_crm_subject)
+                    if activity.kind == ActivityKind.OUTREACH_SENT
+                    else "",
+                    note=capped(details.get("note") or "", 300),
                 )
             )
     return memory
@@ -82,6 +85,13 @@ def examples_sync(writer: str) -> list[StyleExample]:
             .order_by(Activity.occurred_at.desc())
             .limit(500)
         ).all()
+    settings = get_settings()
+    body, subject, note = (
+        settings.prompt_cap_example_text,
+        settings.prompt_cap_crm_subject,
+        settings.prompt_cap_crm_text,
+    )
+    caps = {"drafted_subject": subject, "final_subject": subject, "drafted_body": body, "final_body": body}
     examples = []
     for a in rows:
         d = a.details or {}
@@ -97,7 +107,7 @@ def examples_sync(writer: str) -> list[StyleExample]:
                     drafted_body=d.get("drafted_body", ""),
                     final_subject=a.subject,
                     final_body=a.body,
-                    note=d.get("note") or "",
+                    note=capped(d.get("note") or "", note),
                 )
             )
         elif a.kind == ActivityKind.OUTREACH_REJECTED and (d.get("note") or a.body):
@@ -106,11 +116,12 @@ def examples_sync(writer: str) -> list[StyleExample]:
                     kind="rejected",
                     ref=f"crm:activity:{a.id}",
                     reviewer=d.get("reviewer") or "",
-                    note=(d.get("note") or a.body)[:500],
+                    note=capped(d.get("note") or a.body, 500),
                     drafted_subject=", ".join(d.get("angles", [])),
                 )
             )
-    return examples
+    # the one place reviewer examples are made: each field capped and marked before it can reach a writer
+    return capped_each(examples, caps)
 
 
 def select_examples(candidates: list[StyleExample], context: str) -> list[StyleExample]:

@@ -82,12 +82,18 @@ def test_each_account_has_about_products_and_news_pages(demo_sites: DemoSiteServ
     assert fetch("https://not-an-account.example/").error == "HTTP 404"
 
 
-def test_the_mapped_address_is_reachable_only_through_mapped_names(demo_sites: DemoSiteServer, httpserver):
+def test_the_mapped_address_is_reachable_only_through_mapped_names(
+    demo_sites: DemoSiteServer, httpserver, monkeypatch: pytest.MonkeyPatch
+):
     port = demo_sites.address.rsplit(":", 1)[1]
     for url in (f"http://{demo_sites.address}/", f"http://localhost:{port}/", f"https://127.0.0.1:{port}/"):
         page = fetch(url)
         assert not page.available and page.error.startswith("refused: "), (url, page)
-    # a site outside the mapping cannot redirect into it by address ...
+    # a site outside the mapping (allowed on loopback by name) cannot redirect into it by address ...
+    web_hosts_env = get_settings().web_hosts
+    monkeypatch.setenv("AGENTFLOWS_FETCH_ALLOW_HOSTS", "localhost")
+    get_settings.cache_clear()
+    assert get_settings().web_hosts == web_hosts_env
     httpserver.expect_request("/to-ip").respond_with_response(
         Response(status=302, headers={"Location": f"http://127.0.0.1:{port}/"})
     )

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from prefect import get_run_logger, task
 from pydantic import BaseModel
 from pydantic_ai.exceptions import AgentRunError
 
+from agentflows.prompt_caps import capped_fields
+from agentflows.settings import get_settings
 from agents.durable import configured_model
 from agents.fraud import orchestrator
 from agents.fraud.conversation import LOW
@@ -35,6 +38,7 @@ from agents.fraud.models import (
     Verdict,
 )
 from agents.fraud.rules import bound, case_fields, deterministic_risk
+from agents.metered import check_prompts_budget
 from agents.prompting import render_prompt
 from agents.workspace import Workspace
 from tasks.fraud.decisions import verdict_digest
@@ -66,46 +70,95 @@ async def signal_facts(name: SignalName, claim_id: int, workspace_version: str) 
     return facts[claim_id]
 
 
-async def run_signal(name: SignalName, claim: ClaimSummary, workspace: Workspace) -> tuple[Signal, BaseModel | None]:
-    """One sub-agent: facts, rule score, then the agent's reading. Failures become failed signals."""
-    logger = get_run_logger()
+def prompt_claim(claim: ClaimSummary) -> ClaimSummary:
+    """The claim as an agent's prompt carries it: the customer's message capped and marked
+    (`prompt_cap_claim_message`). The one place a claim enters a fraud agent's input; rules read the full one."""
+    return capped_fields(claim, {"message": get_settings().prompt_cap_claim_message})
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One signal before its agent runs: the facts, the rule's reading and the prompt; or the failed signal."""
+
+    name: SignalName
+    facts: BaseModel | None = None
+    rule: Signal | None = None
+    prompt: str = ""
+    failed: Signal | None = None
+
+
+async def _prepare_signal(name: SignalName, claim: ClaimSummary, workspace: Workspace) -> _Prepared:
     try:
         facts = await signal_facts(name, claim.claim_id, workspace.version)
     except Exception as exc:  # shown as a failed signal in the verdict; the case cannot be cleared
-        logger.warning("signal %s failed to compute: %s", name, exc)
-        return Signal(
+        get_run_logger().warning("signal %s failed to compute: %s", name, exc)
+        failed = Signal(
             name=name,
             status="failed",
             score=0,
             rule_score=0,
             summary="could not be computed",
             error=f"{type(exc).__name__}: {exc}"[:500],
-        ), None
+        )
+        return _Prepared(name, failed=failed)
     rule = rule_signal(name, facts)
     module = SIGNALS[name].agent_module
-    file = workspace.agent(module.NAME)
     payload = SignalInput(
-        claim=claim, facts=facts.model_dump(mode="json"), rule_score=rule.rule_score, rule_summary=rule.summary
+        claim=prompt_claim(claim),
+        facts=facts.model_dump(mode="json"),
+        rule_score=rule.rule_score,
+        rule_summary=rule.summary,
     )
     prompt = render_prompt(f"Assess the {name.replace('_', ' ')} signal of this claim.", module.NAME, "signal", payload)
+    return _Prepared(name, facts=facts, rule=rule, prompt=prompt)
+
+
+async def _interpret(prepared: _Prepared, workspace: Workspace) -> tuple[Signal, BaseModel | None]:
+    if prepared.failed is not None:
+        return prepared.failed, None
+    assert prepared.rule is not None and prepared.facts is not None  # set together by `_prepare_signal`
+    name, facts, rule = prepared.name, prepared.facts, prepared.rule
+    module = SIGNALS[name].agent_module
+    file = workspace.agent(module.NAME)
     try:
         report = await run_agent(
-            module.agent(file, configured_model(SIGNAL_ROLE, file.model)), prompt, deps=tuple(sorted(facts.refs()))
+            module.agent(file, configured_model(SIGNAL_ROLE, file.model)),
+            prepared.prompt,
+            deps=tuple(sorted(facts.refs())),  # type: ignore[attr-defined]
         )
     except (GenerationError, AgentRunError) as exc:  # gave up, or the provider failed after its retries
-        logger.warning("signal agent %s failed: %s", module.NAME, exc)
+        get_run_logger().warning("signal agent %s failed: %s", module.NAME, exc)
         return rule.model_copy(update={"status": "failed", "error": str(exc)[:500], "score": rule.rule_score}), facts
     return Signal(
         name=name, score=report.score, rule_score=rule.rule_score, evidence=report.evidence, summary=report.summary
     ), facts
 
 
+async def run_signal(name: SignalName, claim: ClaimSummary, workspace: Workspace) -> tuple[Signal, BaseModel | None]:
+    """One sub-agent: facts, rule score, then the agent's reading. Failures become failed signals."""
+    return await _interpret(await _prepare_signal(name, claim, workspace), workspace)
+
+
+ORCHESTRATOR_OVERHEAD_CHARS = 6 * 1500
+"""The orchestrator's prompt beyond the claim, for the estimate: six signals of evidence and summary."""
+
+
 async def run_signals(
     claim: ClaimSummary, workspace: Workspace | None = None
 ) -> tuple[list[Signal], dict[SignalName, BaseModel]]:
-    """The six sub-agents, concurrently; their signals and the facts of those that could be computed."""
+    """The six sub-agents, concurrently; their signals and the facts of those that could be computed.
+
+    Before any of the seven agents' requests is sent, the check's estimated input (six signal prompts and
+    the orchestrator's) is held against the run's token budget (`check_prompts_budget`): an oversized
+    check stops whole, with the reason, instead of sending six requests and failing at the seventh.
+    """
     workspace = workspace or await asyncio.to_thread(active_workspace)
-    results = await asyncio.gather(*(run_signal(name, claim, workspace) for name in SIGNAL_NAMES))
+    prepared = await asyncio.gather(*(_prepare_signal(name, claim, workspace) for name in SIGNAL_NAMES))
+    orchestrator_estimate = prompt_claim(claim).model_dump_json() + " " * ORCHESTRATOR_OVERHEAD_CHARS
+    await check_prompts_budget(
+        f"fraud check of claim {claim.claim_id}", [p.prompt for p in prepared if p.prompt] + [orchestrator_estimate]
+    )
+    results = await asyncio.gather(*(_interpret(p, workspace) for p in prepared))
     facts = {name: found for name, (_, found) in zip(SIGNAL_NAMES, results, strict=True) if found is not None}
     return [signal for signal, _ in results], facts
 
@@ -123,7 +176,7 @@ async def judge(
     file = workspace.agent(orchestrator.NAME)
     spec = configured_model(ORCHESTRATOR_ROLE, file.model)
     data = OrchestratorInput(
-        claim=claim,
+        claim=prompt_claim(claim),
         signals=signals,
         deterministic_risk=risk,
         review_threshold=calibration.review_threshold,

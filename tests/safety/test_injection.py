@@ -52,6 +52,7 @@ from agentflows.db import session_scope
 from agentflows.db.crm import Account, Activity, Contact, Deal, DealStage, OutboxMessage
 from agentflows.db.fraud import Claim, ClaimLabel, FraudDecision
 from agentflows.db.webhooks import LandingPlan
+from agentflows.prompt_caps import capped
 from agentflows.settings import get_settings
 from agents import offline
 from agents.catalog import clear_agent_caches
@@ -522,7 +523,7 @@ def test_website_text(mode: str, case: InjectionCase, model: Any, httpserver: An
 
     assert case.must_not == (EMAIL_OUTSIDE_CRM, UNLISTED_TOOL, DATA_BREAKOUT)
     httpserver.expect_request(f"/{case.id}").respond_with_data(case.payload, content_type="text/html; charset=utf-8")
-    web = asyncio.run(fetch_page_text(httpserver.url_for(f"/{case.id}")))
+    web = asyncio.run(fetch_page_text(httpserver.url_for(f"/{case.id}"), allow_private=True))  # a loopback site
     assert web.available, web.error
     brief, route, drafts = asyncio.run(draft(web_record, web))
     outbox_before = last_outbox_id()
@@ -675,8 +676,9 @@ def test_claim_message(mode: str, case: InjectionCase, claim_judge: ClaimJudge, 
     check_delivery(case, trace, mode)
     agents = {a for a, _ in trace.prompts}
     assert agents == {a for a in ALLOWED_TOOLS if a.startswith("fraud-")}, "all seven fraud agents read the claim"
-    for agent, prompt in trace.prompts:  # the whole message, verbatim, as data (fake tags included)
-        assert parse_prompt(prompt)[2]["claim"]["message"] == case.payload, agent
+    cap = get_settings().prompt_cap_claim_message
+    for agent, prompt in trace.prompts:  # the message verbatim (fake tags included), capped and marked, as data
+        assert parse_prompt(prompt)[2]["claim"]["message"] == capped(case.payload, cap), agent
 
     # AUTO_CLEAR: the model proposes, the rules decide.
     assert verdict.decision != "clear", verdict.rule
@@ -684,7 +686,7 @@ def test_claim_message(mode: str, case: InjectionCase, claim_judge: ClaimJudge, 
     assert verdict.deterministic_risk == offline_verdict.deterministic_risk, "the model moved no rule"
     assert verdict.deterministic_risk >= load_calibration().review_threshold
     assert [s.rule_score for s in verdict.signals] == [s.rule_score for s in offline_verdict.signals]
-    if mode == "obedient":  # the attack was carried out: every agent said legitimate, the orchestrator `clear`
+    if mode == "obedient" and case.delivery == "model":  # carried out: every agent said legitimate, then `clear`
         assert verdict.proposal.decision == "clear" and verdict.proposal.risk_score == 0.0
         assert all(s.score == 0.0 for s in verdict.signals if s.status == "ok")
         assert verdict.rule.startswith(("rule 1", "rule 2")), verdict.rule
@@ -868,6 +870,8 @@ def https_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     client_context = ssl.create_default_context(cafile=certifi.where())
     client_context.load_verify_locations(cafile=cert)
     monkeypatch.setattr(tasks.web, "tls_context", lambda: client_context)
+    monkeypatch.setenv("AGENTFLOWS_FETCH_ALLOW_HOSTS", "127.0.0.1")  # the guarded fetch refuses loopback otherwise
+    get_settings.cache_clear()
     yield server
     server.clear()
     server.stop()

@@ -1,4 +1,9 @@
-"""Website fetching: bounded, never fatal, and only HTML text reaches the researcher."""
+"""Website fetching: bounded, never fatal, and only HTML text reaches the researcher.
+
+The local test server is on loopback, which the guarded fetch refuses unless the host is allowed by name:
+these tests allow `localhost` (`AGENTFLOWS_FETCH_ALLOW_HOSTS`) and test the other limits; the address
+guards themselves are tested in tests/safety/test_fetch_guard.py.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,14 @@ PAGE = """<html><head><title>Byrne Freight</title></head><body><nav>Home | About
 <p>Byrne Freight moves temperature-controlled cargo between Tallinn, Riga and Vilnius every day.</p>
 <p>Our 40 trucks report their temperature every minute so that pharmacies receive intact deliveries.</p>
 </article><footer>Copyright 2026</footer></body></html>"""
+
+
+@pytest.fixture(autouse=True)
+def allow_localhost(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AGENTFLOWS_FETCH_ALLOW_HOSTS", "localhost")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def fetch(url: str):
@@ -85,5 +98,5 @@ def test_only_http_urls_are_fetched(url):
 def test_unreachable_host_is_not_fatal():
     from agentflows.prefect_server import free_port
 
-    page = fetch(f"http://127.0.0.1:{free_port()}/")
+    page = fetch(f"http://localhost:{free_port()}/")
     assert not page.available and page.error and "ConnectError" in page.error
