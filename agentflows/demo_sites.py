@@ -4,7 +4,7 @@ Every seeded account's domain ends in `.example`, which resolves nowhere, so wit
 demo's briefs only ever say "Web: unavailable". `agentflows demo` builds one site per account from
 its CRM row (name, industry, region, size) and its won deals (home, about, products, news; plain
 HTML), serves them all from one loopback port, keyed by the request's `Host` header, and maps
-`*.example` to that port through `AGENTFLOWS_WEB_HOSTS` for its own stack only (see `tasks.web`).
+`*.example` to that port through `AGENTFLOWS_WEB_HOSTS` for its own stack only (see `agentflows.guarded_fetch`).
 
 The pages are generated, deterministic per account, and say nothing from the CRM's private history
 (notes, calls, emails): only what a company would publish about itself.
