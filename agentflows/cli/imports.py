@@ -1,0 +1,92 @@
+"""`agentflows import crm`: a team's own CRM exports into the project database, checked before written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agentflows.cli.common import app, console, err, fail
+
+import_app = typer.Typer(help="Import your own data (CSV exports + a YAML mapping).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+MAPPING = typer.Option(..., "--mapping", "-m", help="YAML mapping file: per table a file, columns, values.")
+FOLDER = typer.Option(None, "--folder", help="Where the files are (default: the mapping file's folder).")
+DRY_RUN = typer.Option(False, "--dry-run", help="Check everything and show what would change; write nothing.")
+SKIP_BAD = typer.Option(
+    False, "--skip-bad", help="Write the good rows; put the bad ones in <file>.rejects.csv next to the data."
+)
+
+
+def _show(result) -> None:  # type: ignore[no-untyped-def]
+    title = "would change (dry run, nothing written)" if result.dry_run else "import"
+    table = Table(title=f"{result.kind} {title}")
+    for column in ("table", "added", "updated", "unchanged", "rejected"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for row in result.summary_rows():
+        table.add_row(*row)
+    console.print(table)
+
+
+def _show_rejects(rejects, limit: int = 50) -> None:  # type: ignore[no-untyped-def]
+    if not rejects:
+        return
+    table = Table(title=f"{len(rejects)} problem(s)", show_lines=False)
+    for column in ("file", "line", "column", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in rejects[:limit]:
+        table.add_row(r.location, str(r.line or ""), r.column or "", r.reason)
+    err.print(table)
+    if len(rejects) > limit:
+        err.print(f"... and {len(rejects) - limit} more")
+
+
+def run_import_command(kind: str, mapping: Path, folder: Path | None, dry_run: bool, skip_bad: bool) -> None:
+    from agentflows.db.migrate import upgrade
+    from agentflows.importing import BadRowsError, MappingError, load_mapping, run_import
+    from agentflows.importing.reading import SourceError
+
+    try:
+        loaded = load_mapping(mapping, kind)
+    except MappingError as exc:
+        raise fail(str(exc)) from None
+    upgrade()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        bars: dict[str, int] = {}
+
+        def on_progress(table: str, n: int, total: int) -> None:
+            if table not in bars:
+                bars[table] = progress.add_task(f"checking {table}", total=total)
+            progress.update(bars[table], completed=n, total=total)
+
+        try:
+            result = run_import(loaded, base=folder, dry_run=dry_run, skip_bad=skip_bad, progress=on_progress)
+        except SourceError as exc:
+            raise fail(f"{exc}\nNothing was written.") from None
+        except BadRowsError as exc:
+            progress.stop()
+            _show_rejects(exc.result.rejects)
+            raise fail(
+                f"{len(exc.result.rejects)} problem(s), nothing written. Fix them and import again, or pass "
+                "--skip-bad to write the good rows and get the bad ones in a .rejects.csv file.",
+                code=1,
+            ) from None
+    _show(result)
+    _show_rejects(result.rejects)
+    for path in result.rejects_files:
+        console.print(f"rejected rows written to {path} (their cells, the line and a reason column)")
+    if result.dry_run and result.rejects and not skip_bad:
+        raise typer.Exit(1)  # the real import would refuse these files
+
+
+@import_app.command("crm")
+def import_crm(
+    mapping: Path = MAPPING, folder: Path | None = FOLDER, dry_run: bool = DRY_RUN, skip_bad: bool = SKIP_BAD
+) -> None:
+    """Accounts, contacts, deals and activities from CSV exports, upserted by their external ids."""
+    run_import_command("crm", mapping, folder, dry_run, skip_bad)

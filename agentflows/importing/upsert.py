@@ -1,0 +1,95 @@
+"""Valid rows into the database by external id: add the new, update the changed, leave the rest.
+
+All of it happens in the caller's one session and transaction (`run_import` commits once at the end,
+or rolls back on a dry run or any error), so an import is all or nothing, and importing the same
+files twice changes nothing. A row already in the database without an external id (seeded before
+imports existed) but with the same domain or email is adopted: it gets the external id and the new values.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agentflows.importing.mapping import ImportMapping
+from agentflows.importing.report import TableCounts
+from agentflows.importing.tables import KINDS, TableSpec
+from agentflows.importing.validate import CheckedTable, ExistingKeys
+
+REFERENCE_COLUMNS = {"account": "account_id", "contact": "contact_id"}
+TABLES: dict[str, TableSpec] = {name: spec for kind in KINDS.values() for name, spec in kind.items()}
+
+
+def existing_keys(session: Session, mapping: ImportMapping) -> ExistingKeys:
+    """The external ids (and second keys) of every table the mapping writes or refers to."""
+    keys = ExistingKeys()
+    names = set(mapping.tables) | {t for spec, _ in mapping.ordered() for t in spec.references.values()}
+    for name in names:
+        spec = mapping.spec(name)
+        keys.ids[name] = set(session.scalars(select(spec.model.external_id).where(spec.model.external_id.isnot(None))))
+        if spec.unique:
+            column = getattr(spec.model, spec.unique)
+            keys.unique[name] = dict(session.execute(select(column, spec.model.external_id)).tuples().all())
+    return keys
+
+
+def _same(current: Any, new: Any) -> bool:
+    """Equal as stored: SQLite hands back naive datetimes and floats where we hold aware ones and Decimals."""
+    if isinstance(current, Enum) or isinstance(new, Enum):
+        return str(getattr(current, "value", current)) == str(getattr(new, "value", new))
+    if isinstance(current, datetime) and isinstance(new, datetime):
+        as_utc = [d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC) for d in (current, new)]
+        return as_utc[0] == as_utc[1]
+    if isinstance(new, Decimal) and current is not None:
+        return Decimal(str(current)).quantize(Decimal("0.01")) == new.quantize(Decimal("0.01"))
+    return bool(current == new)
+
+
+def upsert_table(session: Session, checked: CheckedTable, ids: dict[str, dict[str, int]]) -> TableCounts:
+    """Write one checked table; `ids` maps each table's external ids to row ids and grows with this one."""
+    spec: TableSpec = checked.spec
+    model = spec.model
+    counts = TableCounts(rejected=len(checked.rejected))
+    by_external = {r.external_id: r for r in session.scalars(select(model).where(model.external_id.isnot(None)))}
+    by_unique: dict[str, Any] = {}
+    if spec.unique:  # rows without an external id that a new row may adopt by domain or email
+        unowned = session.scalars(select(model).where(model.external_id.is_(None)))
+        by_unique = {getattr(r, spec.unique): r for r in unowned}
+    for target in spec.references.values():
+        if target not in ids:
+            target_model = TABLES[target].model
+            ids[target] = dict(
+                session.execute(
+                    select(target_model.external_id, target_model.id).where(target_model.external_id.isnot(None))
+                ).tuples()
+            )
+    mine = ids.setdefault(spec.name, {})
+    for _line, row in checked.valid:
+        values = row.columns()
+        for ours, target in spec.references.items():
+            ref = getattr(row, ours)
+            values[REFERENCE_COLUMNS[ours]] = ids[target][ref] if ref is not None else None
+        current = by_external.get(row.external_id)
+        if current is None and spec.unique:
+            current = by_unique.get(values[spec.unique])
+        if current is None:
+            obj = model(**values)
+            session.add(obj)
+            counts.added += 1
+            by_external[row.external_id] = obj
+            continue
+        changed = {k: v for k, v in values.items() if not _same(getattr(current, k), v)}
+        if changed:
+            for k, v in changed.items():
+                setattr(current, k, v)
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    session.flush()
+    mine.update({ext: obj.id for ext, obj in by_external.items()})
+    return counts
