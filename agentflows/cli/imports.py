@@ -32,16 +32,11 @@ def _show(result) -> None:  # type: ignore[no-untyped-def]
 
 
 def _show_rejects(rejects, limit: int = 50) -> None:  # type: ignore[no-untyped-def]
-    if not rejects:
-        return
-    table = Table(title=f"{len(rejects)} problem(s)", show_lines=False)
-    for column in ("file", "line", "column", "reason"):
-        table.add_column(column, overflow="fold")
+    """One line per problem (`file, line N, column 'X': reason`), unwrapped so it can be copied or grepped."""
     for r in rejects[:limit]:
-        table.add_row(r.location, str(r.line or ""), r.column or "", r.reason)
-    err.print(table)
+        err.print(str(r), soft_wrap=True, highlight=False, markup=False)
     if len(rejects) > limit:
-        err.print(f"... and {len(rejects) - limit} more")
+        err.print(f"... and {len(rejects) - limit} more (all of them: --skip-bad writes them to .rejects.csv files)")
 
 
 def run_import_command(kind: str, mapping: Path, folder: Path | None, dry_run: bool, skip_bad: bool) -> None:
