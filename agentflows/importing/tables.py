@@ -75,7 +75,8 @@ def _utc(value: datetime | None) -> datetime | None:
 class ImportRow(BaseModel):
     """A row of any table: blank cells are missing values, text is stripped, unknown fields refused."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # a SQL source hands over ids and codes as numbers: 1042 is the external id "1042"
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
 
     external_id: str = Field(min_length=1, max_length=200)
 
@@ -85,11 +86,6 @@ class ImportRow(BaseModel):
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if not (v is None or (isinstance(v, str) and not v.strip()))}
         return data
-
-    @field_validator("external_id", mode="before")
-    @classmethod
-    def _id_as_text(cls, value: Any) -> Any:
-        return str(value).strip() if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 class AccountRow(ImportRow):
