@@ -1,4 +1,4 @@
-"""`agentflows import crm`: a team's own CRM exports into the project database, checked before written."""
+"""`agentflows import crm|marketplace`: a team's own exports into the project database, checked before written."""
 
 from __future__ import annotations
 
@@ -85,3 +85,11 @@ def import_crm(
 ) -> None:
     """Accounts, contacts, deals and activities from CSV exports, upserted by their external ids."""
     run_import_command("crm", mapping, folder, dry_run, skip_bad)
+
+
+@import_app.command("marketplace")
+def import_marketplace(
+    mapping: Path = MAPPING, folder: Path | None = FOLDER, dry_run: bool = DRY_RUN, skip_bad: bool = SKIP_BAD
+) -> None:
+    """Customers, orders, returns, tracking, payment incidents, claims and known fraud addresses."""
+    run_import_command("marketplace", mapping, folder, dry_run, skip_bad)

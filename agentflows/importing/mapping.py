@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agentflows.importing.tables import KINDS, TableSpec
+from agentflows.importing.kinds import KINDS
+from agentflows.importing.tables import TableSpec
 
 
 class MappingError(ValueError):

@@ -174,10 +174,16 @@ class TableSpec:
     model: type[Base]
     references: dict[str, str] = field(default_factory=dict)  # our field -> table whose external id it names
     unique: str | None = None  # a second unique column (domain, email): a clash is a bad row, not a crash
+    addresses: dict[str, str] = field(default_factory=dict)  # address id column -> field prefix (`delivery`)
 
     @property
     def fields(self) -> list[str]:
         return list(self.row.model_fields)
+
+    def address_columns(self) -> set[str]:
+        """The row fields that become an `addresses` row rather than a column of this table."""
+        parts = ("line1", "city", "postcode", "country", "lat", "lon")
+        return {f"{prefix}_{p}" for prefix in self.addresses.values() for p in parts} & set(self.fields)
 
     @property
     def required(self) -> list[str]:
@@ -191,5 +197,3 @@ CRM_TABLES: dict[str, TableSpec] = {
     "activities": TableSpec("activities", ActivityRow, Activity, {"account": "accounts", "contact": "contacts"}),
 }
 """In dependency order: a table only refers to tables before it."""
-
-KINDS: dict[str, dict[str, TableSpec]] = {"crm": CRM_TABLES}

@@ -16,13 +16,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agentflows.db.fraud import Address
+from agentflows.importing.kinds import TABLES
 from agentflows.importing.mapping import ImportMapping
+from agentflows.importing.marketplace import address_values
 from agentflows.importing.report import TableCounts
-from agentflows.importing.tables import KINDS, TableSpec
+from agentflows.importing.tables import TableSpec
 from agentflows.importing.validate import CheckedTable, ExistingKeys
 
-REFERENCE_COLUMNS = {"account": "account_id", "contact": "contact_id"}
-TABLES: dict[str, TableSpec] = {name: spec for kind in KINDS.values() for name, spec in kind.items()}
+REFERENCE_COLUMNS = {"account": "account_id", "contact": "contact_id", "customer": "customer_id", "order": "order_id"}
 
 
 def existing_keys(session: Session, mapping: ImportMapping) -> ExistingKeys:
@@ -69,6 +71,7 @@ def upsert_table(session: Session, checked: CheckedTable, ids: dict[str, dict[st
                 ).tuples()
             )
     mine = ids.setdefault(spec.name, {})
+    planned = []
     for _line, row in checked.valid:
         values = row.columns()
         for ours, target in spec.references.items():
@@ -77,6 +80,9 @@ def upsert_table(session: Session, checked: CheckedTable, ids: dict[str, dict[st
         current = by_external.get(row.external_id)
         if current is None and spec.unique:
             current = by_unique.get(values[spec.unique])
+        planned.append((row, values, current))
+    moved = _place_addresses(session, spec, planned)
+    for row, values, current in planned:
         if current is None:
             obj = model(**values)
             session.add(obj)
@@ -84,12 +90,48 @@ def upsert_table(session: Session, checked: CheckedTable, ids: dict[str, dict[st
             by_external[row.external_id] = obj
             continue
         changed = {k: v for k, v in values.items() if not _same(getattr(current, k), v)}
-        if changed:
-            for k, v in changed.items():
-                setattr(current, k, v)
+        for k, v in changed.items():
+            setattr(current, k, v)
+        if changed or id(current) in moved:
             counts.updated += 1
         else:
             counts.unchanged += 1
     session.flush()
     mine.update({ext: obj.id for ext, obj in by_external.items()})
     return counts
+
+
+def _place_addresses(session: Session, spec: TableSpec, planned: list[tuple[Any, dict[str, Any], Any]]) -> set[int]:
+    """Write the inline addresses of a table's rows; returns the ids of existing rows whose address changed.
+
+    A new row (or one without an address yet) gets a new `addresses` row; an existing row's address is
+    updated in place, so its id, and every other row that points at it, stays. New addresses are flushed
+    together, once, so the rows can point at them.
+    """
+    if not spec.addresses:
+        return set()
+    moved: set[int] = set()
+    fresh: list[tuple[dict[str, Any], str, Address]] = []
+    for row, values, current in planned:
+        for column, place in address_values(spec, row).items():
+            if place is None:
+                continue
+            address_id = getattr(current, column, None) if current is not None else None
+            address = session.get(Address, address_id) if address_id else None
+            if address is None:
+                address = Address(customer_id=values.get("customer_id"), **place)
+                session.add(address)
+                fresh.append((values, column, address))
+                if current is not None:
+                    moved.add(id(current))
+                continue
+            changed = {k: v for k, v in place.items() if not _same(getattr(address, k), v)}
+            for k, v in changed.items():
+                setattr(address, k, v)
+            if changed:
+                moved.add(id(current))
+            values[column] = address.id
+    session.flush()
+    for values, column, address in fresh:
+        values[column] = address.id
+    return moved
