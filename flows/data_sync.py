@@ -1,7 +1,8 @@
-"""CRM sync: a team's CRM (a SQL database or a folder of exports) into the project database, on a schedule.
+"""CRM and marketplace sync: a team's own data (a SQL database or a folder of exports) into the project
+database, on a schedule.
 
-Run it: `agentflows run crm-sync --mapping sync/crm.yaml`, or the `crm-sync/hourly` deployment (its
-schedule is off until switched on in the UI or in prefect.yaml). The mapping is the import's format;
+Run them as the `crm-sync/hourly` and `marketplace-sync/hourly` deployments (their schedules are off until
+switched on in the UI or in prefect.yaml), or call the flows. The mapping is the import's format;
 for a database, `source:` is any SQLAlchemy URL and each table has a `query:` instead of a `file:`.
 
 Each table is read by its own task, then every row of every table is checked (types, vocabulary,
@@ -64,3 +65,9 @@ def sync(kind: str, mapping: str | None, folder: str | None, skip_bad: bool) -> 
 def crm_sync(mapping: str | None = None, folder: str | None = None, skip_bad: bool = False) -> ImportResult:
     """Upsert the CRM from `mapping` (default `<data_dir>/sync/crm.yaml`); `folder` overrides where its files are."""
     return sync("crm", mapping, folder, skip_bad)
+
+
+@flow(name="marketplace-sync", log_prints=False)
+def marketplace_sync(mapping: str | None = None, folder: str | None = None, skip_bad: bool = False) -> ImportResult:
+    """Upsert the marketplace from `mapping` (default `<data_dir>/sync/marketplace.yaml`)."""
+    return sync("marketplace", mapping, folder, skip_bad)

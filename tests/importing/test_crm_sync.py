@@ -164,11 +164,14 @@ def test_a_bad_row_fails_the_sync_writes_nothing_and_shows_the_rejects(prefect_s
     assert "| contacts | query contacts | 4 | mail | 'mona.globex.test' is not an email address" in rejects
 
 
-def test_the_crm_sync_deployment_ships_with_its_schedule_off():
+def test_the_sync_deployments_ship_with_their_schedules_off():
     from deployments.serve import build_deployments
 
-    (sync,) = [d for d in build_deployments() if d.name == "hourly" and d.flow_name == "crm-sync"]
-    assert [(s.schedule.cron, s.active) for s in sync.schedules] == [("0 * * * *", False)]
+    syncs = {d.flow_name: d for d in build_deployments() if d.name == "hourly"}
+    assert {name: [(s.schedule.cron, s.active) for s in d.schedules] for name, d in syncs.items()} == {
+        "crm-sync": [("0 * * * *", False)],
+        "marketplace-sync": [("30 * * * *", False)],
+    }
 
 
 def test_a_sync_failing_after_its_first_table_is_written_leaves_nothing(
