@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agentflows.cli.common import app, console, err, fail
+from agentflows.cli.common import app, console, err, fail, require_prefect_server, run_app
 
 import_app = typer.Typer(help="Import your own data (CSV exports + a YAML mapping).", no_args_is_help=True)
 app.add_typer(import_app, name="import")
@@ -93,3 +93,44 @@ def import_marketplace(
 ) -> None:
     """Customers, orders, returns, tracking, payment incidents, claims and known fraud addresses."""
     run_import_command("marketplace", mapping, folder, dry_run, skip_bad)
+
+
+def _run_sync(kind: str, mapping: Path | None, folder: Path | None, skip_bad: bool) -> None:
+    from agentflows.db.migrate import upgrade
+    from agentflows.importing import BadRowsError, MappingError
+    from agentflows.importing.reading import SourceError
+
+    upgrade()
+    require_prefect_server()
+    from flows.data_sync import crm_sync, marketplace_sync
+
+    flow = crm_sync if kind == "crm" else marketplace_sync
+    try:
+        result = flow(
+            mapping=str(mapping) if mapping else None, folder=str(folder) if folder else None, skip_bad=skip_bad
+        )
+    except (MappingError, SourceError) as exc:
+        raise fail(f"{exc}\nNothing was written.") from None
+    except BadRowsError as exc:
+        _show_rejects(exc.result.rejects)
+        raise fail(
+            f"{len(exc.result.rejects)} problem(s), nothing written (the run's artifacts list them).", 1
+        ) from None
+    _show(result)
+
+
+SYNC_MAPPING = typer.Option(None, "--mapping", "-m", help="Mapping file (default: <data_dir>/sync/<kind>.yaml).")
+
+
+@run_app.command("crm-sync")
+def run_crm_sync(mapping: Path | None = SYNC_MAPPING, folder: Path | None = FOLDER, skip_bad: bool = SKIP_BAD) -> None:
+    """Run the crm-sync flow in this process (a Prefect flow run with its artifacts)."""
+    _run_sync("crm", mapping, folder, skip_bad)
+
+
+@run_app.command("marketplace-sync")
+def run_marketplace_sync(
+    mapping: Path | None = SYNC_MAPPING, folder: Path | None = FOLDER, skip_bad: bool = SKIP_BAD
+) -> None:
+    """Run the marketplace-sync flow in this process (a Prefect flow run with its artifacts)."""
+    _run_sync("marketplace", mapping, folder, skip_bad)

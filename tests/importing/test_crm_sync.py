@@ -191,3 +191,17 @@ def test_a_sync_failing_after_its_first_table_is_written_leaves_nothing(
     state = crm_sync(mapping=str(write_mapping(tmp_path, make_source(tmp_path / "their_crm.db"))), return_state=True)
     assert state.is_failed()
     assert crm_rows() == [], "the accounts written before the failure were rolled back with it"
+
+
+def test_agentflows_run_crm_sync_prints_the_summary(prefect_server, empty_db, tmp_path):
+    from typer.testing import CliRunner
+
+    from agentflows.cli import app
+
+    mapping = write_mapping(tmp_path, make_source(tmp_path / "their_crm.db"))
+    done = CliRunner().invoke(app, ["run", "crm-sync", "--mapping", str(mapping)])
+    assert done.exit_code == 0, done.output
+    assert "│ contacts   │     2 │       0 │         0 │        0 │" in done.output, done.output
+    dead = write_mapping(tmp_path, "postgresql+psycopg://crm@127.0.0.1:9/crm?connect_timeout=2")
+    failed = CliRunner().invoke(app, ["run", "crm-sync", "--mapping", str(dead)])
+    assert failed.exit_code == 2 and "query accounts: the source database failed" in failed.output, failed.output
