@@ -2,8 +2,9 @@
 database, on a schedule.
 
 Run them as the `crm-sync/hourly` and `marketplace-sync/hourly` deployments (their schedules are off until
-switched on in the UI or in prefect.yaml), or call the flows. The mapping is the import's format;
-for a database, `source:` is any SQLAlchemy URL and each table has a `query:` instead of a `file:`.
+switched on in the UI or in prefect.yaml), or `agentflows run crm-sync --mapping sync/crm.yaml`.
+The mapping is the import's format; for a database, `source:` is any SQLAlchemy URL and each table
+has a `query:` instead of a `file:`.
 
 Each table is read by its own task, then every row of every table is checked (types, vocabulary,
 duplicates, references) before the first write; the writes, one task per table, share one transaction,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from agentflows.importing import ImportResult, Reject
 
 from agentflows.cli.common import app, console, err, fail, require_prefect_server, run_app
 
@@ -21,7 +25,7 @@ SKIP_BAD = typer.Option(
 )
 
 
-def _show(result) -> None:  # type: ignore[no-untyped-def]
+def _show(result: ImportResult) -> None:
     title = "would change (dry run, nothing written)" if result.dry_run else "import"
     table = Table(title=f"{result.kind} {title}")
     for column in ("table", "added", "updated", "unchanged", "rejected"):
@@ -31,7 +35,7 @@ def _show(result) -> None:  # type: ignore[no-untyped-def]
     console.print(table)
 
 
-def _show_rejects(rejects, limit: int = 50) -> None:  # type: ignore[no-untyped-def]
+def _show_rejects(rejects: list[Reject], limit: int = 50) -> None:
     """One line per problem (`file, line N, column 'X': reason`), unwrapped so it can be copied or grepped."""
     for r in rejects[:limit]:
         err.print(str(r), soft_wrap=True, highlight=False, markup=False)

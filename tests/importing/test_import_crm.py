@@ -102,3 +102,18 @@ def test_the_demo_seed_goes_through_the_import(empty_db):
         assert s.scalar(select(func.count(Contact.id)).where(Contact.external_id.is_(None))) == 0
         first = s.scalar(select(Contact).where(Contact.external_id == "CON-00001"))
         assert first.id == 1 and first.seniority == Seniority.MANAGER  # "Manager" mapped by the example mapping
+
+
+def test_contacts_alone_may_refer_to_accounts_imported_before(empty_db, export):
+    from tests.importing.conftest import MAPPING
+
+    run_import(load_mapping(export.mapping, "crm"))
+    export.write(
+        "new_contacts.csv", CONTACTS.splitlines()[0] + "\nP7,A1,Grace,Hopper,grace@acme-robotics.test,CTO,IT,CxO\n"
+    )
+    export.write_mapping({"contacts": MAPPING["contacts"] | {"file": "new_contacts.csv"}})
+    result = run_import(load_mapping(export.mapping, "crm"))
+    assert result.tables["contacts"].added == 1 and list(result.tables) == ["contacts"]
+    with session_scope() as s:
+        grace = s.scalar(select(Contact).where(Contact.external_id == "P7"))
+        assert grace.account.external_id == "A1" and grace.seniority == Seniority.C_LEVEL
