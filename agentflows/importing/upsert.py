@@ -65,11 +65,8 @@ def upsert_table(session: Session, checked: CheckedTable, ids: dict[str, dict[st
     for target in spec.references.values():
         if target not in ids:
             target_model = TABLES[target].model
-            ids[target] = dict(
-                session.execute(
-                    select(target_model.external_id, target_model.id).where(target_model.external_id.isnot(None))
-                ).tuples()
-            )
+            known = select(target_model.external_id, target_model.id).where(target_model.external_id.isnot(None))
+            ids[target] = dict(session.execute(known).tuples().all())
     mine = ids.setdefault(spec.name, {})
     planned = []
     for _line, row in checked.valid:
