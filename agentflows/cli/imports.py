@@ -45,7 +45,7 @@ def _show_rejects(rejects: list[Reject], limit: int = 50) -> None:
 
 def run_import_command(kind: str, mapping: Path, folder: Path | None, dry_run: bool, skip_bad: bool) -> None:
     from agentflows.db.migrate import upgrade
-    from agentflows.importing import BadRowsError, MappingError, load_mapping, run_import
+    from agentflows.importing import BadRowsError, MappingError, WriteError, load_mapping, run_import
     from agentflows.importing.reading import SourceError
 
     try:
@@ -65,7 +65,7 @@ def run_import_command(kind: str, mapping: Path, folder: Path | None, dry_run: b
 
         try:
             result = run_import(loaded, base=folder, dry_run=dry_run, skip_bad=skip_bad, progress=on_progress)
-        except SourceError as exc:
+        except (SourceError, WriteError) as exc:
             raise fail(f"{exc}\nNothing was written.") from None
         except BadRowsError as exc:
             progress.stop()
@@ -101,7 +101,7 @@ def import_marketplace(
 
 def _run_sync(kind: str, mapping: Path | None, folder: Path | None, skip_bad: bool) -> None:
     from agentflows.db.migrate import upgrade
-    from agentflows.importing import BadRowsError, MappingError
+    from agentflows.importing import BadRowsError, MappingError, WriteError
     from agentflows.importing.reading import SourceError
 
     upgrade()
@@ -113,7 +113,7 @@ def _run_sync(kind: str, mapping: Path | None, folder: Path | None, skip_bad: bo
         result = flow(
             mapping=str(mapping) if mapping else None, folder=str(folder) if folder else None, skip_bad=skip_bad
         )
-    except (MappingError, SourceError) as exc:
+    except (MappingError, SourceError, WriteError) as exc:
         raise fail(f"{exc}\nNothing was written.") from None
     except BadRowsError as exc:
         _show_rejects(exc.result.rejects)

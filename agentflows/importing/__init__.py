@@ -12,7 +12,7 @@
 
 from agentflows.importing.mapping import ImportMapping, MappingError, load_mapping
 from agentflows.importing.report import ImportResult, Reject, TableCounts
-from agentflows.importing.run import BadRowsError, run_import
+from agentflows.importing.run import BadRowsError, WriteError, run_import
 
 __all__ = [
     "BadRowsError",
@@ -21,6 +21,7 @@ __all__ = [
     "MappingError",
     "Reject",
     "TableCounts",
+    "WriteError",
     "load_mapping",
     "run_import",
 ]

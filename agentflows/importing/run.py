@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agentflows.db.session import get_engine
@@ -23,6 +24,10 @@ from agentflows.importing.validate import CheckedTable, check_all
 
 WriteTable = Callable[[Session, CheckedTable, dict[str, dict[str, int]]], TableCounts]
 """How one table is written: `upsert_table`, or the sync flow's task around it."""
+
+
+class WriteError(ValueError):
+    """The database refused a write the checks did not foresee (e.g. two rows swapping emails); all rolled back."""
 
 
 class BadRowsError(ValueError):
@@ -69,7 +74,11 @@ def run_import(
             raise BadRowsError(result)
         ids: dict[str, dict[str, int]] = {}
         for name, table in checked.items():
-            result.tables[name] = write_table(session, table, ids)
+            try:
+                result.tables[name] = write_table(session, table, ids)
+            except IntegrityError as exc:
+                reason = str(exc.orig).splitlines()[0]
+                raise WriteError(f"{name}: the database refused the rows ({reason}); nothing was written") from None
         if dry_run:
             session.rollback()
             return result

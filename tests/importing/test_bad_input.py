@@ -146,3 +146,17 @@ def test_skip_bad_writes_the_good_rows_and_a_rejects_file(empty_db, export):
         (activity,) = list(csv.DictReader(f))
     assert activity["reason"] == "accounts 'A3' is rejected (accounts.csv line 4)"
     assert (export.folder / "accounts.rejects.csv").is_file()
+
+
+def test_an_email_that_belongs_to_another_contact_in_the_database_is_a_bad_row(empty_db, export):
+    assert run(export).exit_code == 0
+    header, _ada, hank = CONTACTS.splitlines()
+    export.write("contacts.csv", f"{header}\n{hank.replace('hank@globex.test', 'ada.lovelace@acme-robotics.test')}\n")
+    done = run(export)
+    assert done.exit_code == 1
+    assert (
+        "contacts.csv, line 2, column 'E-mail': email 'ada.lovelace@acme-robotics.test' belongs to contacts 'P1' "
+        "in the database"
+    ) in done.output.splitlines(), done.output
+    with session_scope() as s:
+        assert s.scalar(select(Contact.email).where(Contact.external_id == "P2")) == "hank@globex.test"
