@@ -110,6 +110,7 @@ def check_against(
 ) -> None:
     """References to earlier tables and clashes with the database; failing rows move to `rejected`."""
     spec = checked.spec
+    valid_ids = {name: {r.external_id for _, r in table.valid} for name, table in done.items()}  # once, not per row
     keep = []
     for line, row in checked.valid:
         problems = []
@@ -118,7 +119,7 @@ def check_against(
             if ref is None:
                 continue
             other = done.get(target)
-            if other and ref in {r.external_id for _, r in other.valid}:
+            if other and ref in valid_ids[target]:
                 continue
             bad_line = _rejected_line(other, ref) if other else None
             if bad_line is not None and other is not None:
