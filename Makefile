@@ -29,7 +29,7 @@ test: $(STAMP)
 
 ## The database-touching tests again, with the project database on a throwaway local PostgreSQL.
 test-postgres: $(STAMP)
-	AGENTFLOWS_TEST_POSTGRES=local $(BIN)/pytest tests/tasks tests/flows tests/fraud -q
+	AGENTFLOWS_TEST_POSTGRES=local $(BIN)/pytest tests/tasks tests/flows tests/fraud tests/importing -q
 
 ## The browser test: the Prefect UI in headless Chromium approves an outreach draft. Installs python playwright
 ## into the venv and Debian's chromium (as root, if missing); never `playwright install` (no browser downloads).

@@ -148,7 +148,7 @@ def test_installed_layout_finds_its_files_and_runs_in_the_working_directory(whee
 
     assert all(inside_site(p) for p in found["packages"]), found["packages"]
     assert inside_site(found["spec_file"])
-    assert found["deployments"] == 10 and len(found["flow_files"]) == 10
+    assert found["deployments"] == 12 and len(found["flow_files"]) == 12
     assert all(inside_site(p) for p in found["flow_files"]), found["flow_files"]
     assert all(":" not in e and "/" not in e for e in found["entrypoints"]), found["entrypoints"]  # module paths
     assert found["pull_dirs"] == [str(run.resolve())]  # workers run flows where `up` ran, not in site-packages

@@ -15,10 +15,10 @@ from agentflows.prefect_env import configure_prefect_env
 
 # Importing a command module registers its commands, and `--help` lists them in registration order.
 # isort: off
-from agentflows.cli import data, outreach, usage, demo, fraud, memory, outbox, triggers, workspace
+from agentflows.cli import data, imports, outreach, usage, demo, fraud, memory, outbox, triggers, workspace
 # isort: on
 
-COMMAND_MODULES = (data, outreach, usage, demo, fraud, memory, outbox, triggers, workspace)
+COMMAND_MODULES = (data, imports, outreach, usage, demo, fraud, memory, outbox, triggers, workspace)
 """Every command module, in `--help` order."""
 
 __all__ = ["COMMAND_MODULES", "app", "main"]

@@ -28,7 +28,7 @@ def seed() -> None:
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as progress:
-        crm = progress.add_task("CRM accounts", total=None)
+        crm = progress.add_task("CRM rows (example exports)", total=None)
         counts = seed_crm(progress=lambda n, total: progress.update(crm, completed=n, total=total))
         market = progress.add_task("Marketplace rows", total=None)
         counts |= seed_marketplace(progress=lambda n, total: progress.update(market, completed=n, total=total))

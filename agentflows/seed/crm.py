@@ -1,14 +1,17 @@
 """A reproducible demo CRM: 200+ accounts, 1,000+ contacts, deals and believable histories.
 
-Faker with a fixed seed makes the same CRM on every machine; domains and emails are unique keys,
-so seeding twice inserts nothing the second time.
+Faker with a fixed seed makes the same CRM on every machine. It is shipped as CSV exports with a mapping
+(`agentflows/data/examples/crm/`, written by `python -m agentflows.seed.crm`), and `seed_crm` loads them
+through the import path, so every demo and test shows and exercises the import format.
 """
 
 from __future__ import annotations
 
+import csv
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from faker import Faker
 from sqlalchemy import func, select
@@ -156,28 +159,142 @@ def build(fake: Faker, rng: random.Random, accounts: int, contacts_per_account: 
     return rows
 
 
-def seed_crm(
-    accounts: int = 220, contacts_per_account: int = 4, progress: Callable[[int, int], None] | None = None
-) -> dict[str, int]:
-    """Insert the demo CRM; accounts whose domain already exists are skipped. Returns table counts."""
+EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples" / "crm"
+"""The demo CRM as a team's export would look: four CSV files with their own column names, and `crm.yaml`."""
+
+LEVELS = {
+    Seniority.C_LEVEL: "C-Suite",
+    Seniority.VP: "Vice President",
+    Seniority.DIRECTOR: "Director",
+    Seniority.MANAGER: "Manager",
+    Seniority.INDIVIDUAL: "Individual Contributor",
+}
+STAGES = {DealStage.OPEN: "In Progress", DealStage.WON: "Closed Won", DealStage.LOST: "Closed Lost"}
+TYPES = {
+    ActivityKind.NOTE: "Note",
+    ActivityKind.CALL: "Call",
+    ActivityKind.MEETING: "Meeting",
+    ActivityKind.EMAIL_SENT: "Email",
+}
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def write_examples(folder: Path = EXAMPLES, accounts: int = 220, contacts_per_account: int = 4) -> None:
+    """Write the generated CRM as CSV exports (maintainers run this when the generator changes).
+
+    Rows are written in the order the old seed inserted them, so the imported demo has the same row ids.
+    """
     fake = Faker("en_US")
     fake.seed_instance(SEED)
-    rng = random.Random(SEED)
-    rows = build(fake, rng, accounts, contacts_per_account)
+    rows = build(fake, random.Random(SEED), accounts, contacts_per_account)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {name: (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") for name in HEADERS}
+    try:
+        out = {name: csv.writer(f) for name, f in files.items()}
+        for name, header in HEADERS.items():
+            out[name].writerow(header)
+        contact_no = deal_no = activity_no = 0
+        for a, (account, contacts, deals, activities) in enumerate(rows, start=1):
+            acc_id = f"ACC-{a:04d}"
+            out["accounts"].writerow(
+                [
+                    acc_id,
+                    account.name,
+                    account.website,
+                    account.industry,
+                    account.employees,
+                    account.region,
+                    _when(account.created_at),
+                ]
+            )
+            contact_ids = {}
+            for c in contacts:
+                contact_no += 1
+                contact_ids[id(c)] = f"CON-{contact_no:05d}"
+                out["contacts"].writerow(
+                    [
+                        contact_ids[id(c)],
+                        acc_id,
+                        c.first_name,
+                        c.last_name,
+                        c.email,
+                        c.role,
+                        c.department,
+                        LEVELS[c.seniority],
+                    ]
+                )
+            for d in deals:
+                deal_no += 1
+                out["deals"].writerow(
+                    [
+                        f"DEAL-{deal_no:05d}",
+                        acc_id,
+                        d.name,
+                        d.product,
+                        STAGES[d.stage],
+                        f"{d.amount:.2f}",
+                        _when(d.created_at),
+                        _when(d.closed_at),
+                    ]
+                )
+            for person, act in activities:
+                activity_no += 1
+                out["activities"].writerow(
+                    [
+                        f"ACT-{activity_no:05d}",
+                        acc_id,
+                        contact_ids[id(person)],
+                        TYPES[act.kind],
+                        _when(act.occurred_at),
+                        act.subject,
+                        act.body,
+                    ]
+                )
+    finally:
+        for f in files.values():
+            f.close()
+
+
+HEADERS = {
+    "accounts": ["Account ID", "Company", "Website", "Industry", "Employees", "Region", "Created"],
+    "contacts": ["Contact ID", "Account ID", "First", "Last", "Email", "Title", "Department", "Level"],
+    "deals": ["Deal ID", "Account ID", "Deal Name", "Product", "Pipeline Stage", "Amount", "Create Date", "Close Date"],
+    "activities": ["Activity ID", "Account ID", "Contact ID", "Type", "Date", "Subject", "Notes"],
+}
+
+
+def seed_crm(progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Load the demo CRM from the shipped example exports, through the same path as `agentflows import crm`.
+
+    Upserts by external id, so seeding twice adds nothing. A demo database seeded before imports existed
+    (its demo accounts have no external id) is left as it is: its deals and activities have no key to
+    match, so importing would add them a second time. Returns table counts.
+    """
+    from agentflows.importing import load_mapping, run_import
+
     with session_scope() as session:
-        existing = set(session.scalars(select(Account.domain)))
-        for n, (account, contacts, deals, activities) in enumerate(rows, start=1):
-            if account.domain not in existing:
-                account.contacts = contacts
-                account.deals = deals
-                session.add(account)
-                session.flush()
-                for person, activity in activities:
-                    activity.account_id = account.id
-                    activity.contact_id = person.id
-                    session.add(activity)
-            if progress:
-                progress(n, len(rows))
+        old_seed = session.scalar(
+            select(func.count(Account.id)).where(Account.external_id.is_(None), Account.domain.like("%.example"))
+        )
+    if old_seed:
+        return _counts()
+
+    done: dict[str, int] = {}
+    totals: dict[str, int] = {}
+
+    def on_progress(table: str, n: int, total: int) -> None:
+        done[table], totals[table] = n, total
+        if progress:
+            progress(sum(done.values()), sum(totals.values()))
+
+    run_import(load_mapping(EXAMPLES / "crm.yaml", "crm"), progress=on_progress)
+    return _counts()
+
+
+def _counts() -> dict[str, int]:
     with session_scope() as session:
         return {
             "accounts": session.scalar(select(func.count(Account.id))) or 0,
@@ -185,3 +302,7 @@ def seed_crm(
             "deals": session.scalar(select(func.count(Deal.id))) or 0,
             "activities": session.scalar(select(func.count(Activity.id))) or 0,
         }
+
+
+if __name__ == "__main__":
+    write_examples()

@@ -34,6 +34,8 @@ EXPECTED = {
     "fraud-claims/on-demand": (None, 8),
     "landing-plan/on-demand": (None, 8),
     "workspace-change/on-demand": (None, 4),
+    "crm-sync/hourly": ("0 * * * *", 1),  # both sync schedules ship switched off (tests/importing/test_crm_sync.py)
+    "marketplace-sync/hourly": ("30 * * * *", 1),
 }
 
 
@@ -54,7 +56,7 @@ def test_schedules_setting_switches_schedules_off(monkeypatch):
     finally:
         get_settings.cache_clear()
     schedules = [s for d in built.values() for s in d.schedules]
-    assert len(schedules) == 3 and not any(s.active for s in schedules)
+    assert len(schedules) == 5 and not any(s.active for s in schedules)
     assert all(d.entrypoint == spec.module_entrypoint for d, spec in zip(built.values(), load_specs(), strict=True))
 
 
