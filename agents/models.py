@@ -34,6 +34,7 @@ from pydantic_ai.models.fallback import FallbackModel
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
+from agentflows.compat.provider_sdks import plain_anthropic_settings, retries_taken
 from agentflows.settings import OFFLINE, Settings, get_settings
 from agents.metered import MeteredModel
 from agents.offline import offline_model
@@ -87,9 +88,6 @@ class Attempts:
 
 _ATTEMPTS: ContextVar[Attempts | None] = ContextVar("agentflows_model_attempts", default=None)
 
-# Both SDKs (openai, anthropic) number each attempt of one request in this header: 0, then 1, 2, ... per retry.
-RETRY_COUNT_HEADER = "x-stainless-retry-count"
-
 
 @contextmanager
 def track_attempts() -> Iterator[Attempts]:
@@ -103,13 +101,10 @@ def track_attempts() -> Iterator[Attempts]:
 
 
 async def _note_attempt(request: Any) -> None:
-    """httpx request hook: the attempt number of the request about to be sent."""
+    """httpx request hook: the attempt number of the request about to be sent (the SDK's own count)."""
     attempts = _ATTEMPTS.get()
     if attempts is not None:
-        try:
-            attempts.retries_of_last = int(request.headers.get(RETRY_COUNT_HEADER, "0"))
-        except ValueError:
-            attempts.retries_of_last = 0
+        attempts.retries_of_last = retries_taken(request)
 
 
 def _openai_client(settings: Settings, base_url: str | None, api_key: str | None):  # type: ignore[no-untyped-def]
@@ -229,7 +224,7 @@ def _provider_model(spec: str, settings: Settings) -> Model:
         model_cls = OpenAIResponsesModel if kind == "openai" else OpenAIChatModel
         return model_cls(name, provider=provider)
     if spec.startswith("anthropic:"):
-        from pydantic_ai.models.anthropic import AnthropicModel, AnthropicModelSettings
+        from pydantic_ai.models.anthropic import AnthropicModel
         from pydantic_ai.providers.anthropic import AnthropicProvider
 
         key = api_key("anthropic", settings)
@@ -242,7 +237,7 @@ def _provider_model(spec: str, settings: Settings) -> Model:
         name = spec.removeprefix("anthropic:")
         if settings.anthropic_stream:
             return StreamedRequests(AnthropicModel(name, provider=provider))
-        plain = AnthropicModelSettings(max_tokens=settings.anthropic_max_tokens)  # see the module docstring
+        plain = plain_anthropic_settings(settings.anthropic_max_tokens)  # see the module docstring
         return AnthropicModel(name, provider=provider, settings=plain)
     raise ModelSpecError(
         f"unknown model spec {spec!r}: use 'offline', 'openai:<model>', 'openai-chat:<model>', "
