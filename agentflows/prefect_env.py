@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from agentflows import redaction
+from agentflows import prefect_auth, redaction
 from agentflows.settings import Settings, get_settings
 
 
@@ -33,6 +33,7 @@ def configure_prefect_env(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.update(prefect_env(settings))
+    prefect_auth.apply_client_env(prefect_auth.for_clients(settings))  # basic auth, when the server wants it
     redaction.install(settings)
 
 

@@ -70,7 +70,8 @@ def register_secrets(values: Iterable[str | None]) -> None:
 
 def settings_secrets(settings: Settings) -> list[str]:
     """Every secret value the settings hold: API keys, webhook secrets, passwords inside URLs."""
-    values = [s.get_secret_value() for s in (settings.openai_api_key, settings.anthropic_api_key) if s]
+    keys = (settings.openai_api_key, settings.anthropic_api_key, settings.prefect_auth_string)
+    values = [s.get_secret_value() for s in keys if s]
     for source in ("crm", "shop", "landing"):
         values += [s.get_secret_value() for s in getattr(settings, f"webhook_secret_{source}")]
     for url in (settings.smtp_url, settings.database_url, settings.prefect_database_url):

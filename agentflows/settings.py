@@ -132,6 +132,18 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("AGENTFLOWS_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
     )
+    anthropic_stream: bool = Field(
+        default=False,
+        description=(
+            "Stream every Anthropic request. Off: plain (non-streaming) requests capped at anthropic_max_tokens, "
+            "so an Anthropic-compatible server without streaming works; on: for outputs past that cap."
+        ),
+    )
+    anthropic_max_tokens: int = Field(
+        default=16_384,
+        ge=1,
+        description="`max_tokens` of a non-streaming Anthropic request (the SDK wants streaming above ~21,000).",
+    )
     default_openai_model: str = "openai:gpt-4.1-mini"
     default_anthropic_model: str = "anthropic:claude-sonnet-4-5"
     model_request_retries: int = Field(
@@ -396,6 +408,17 @@ class Settings(BaseSettings):
     # --- prefect -------------------------------------------------------------------------------
     prefect_host: str = "127.0.0.1"
     prefect_port: int = 4200
+    prefect_auth_string: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "AGENTFLOWS_PREFECT_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_AUTH_STRING"
+        ),
+        description=(
+            "`user:password` of the Prefect API's basic auth: the server `up` starts requires it, every process "
+            "of the stack and the CLI send it. Unset: `up` generates one when the server binds beyond loopback "
+            "(`up --host 0.0.0.0 --generate-auth`), kept in <data_dir>/prefect-auth (mode 0600)."
+        ),
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -140,7 +140,7 @@ def _price(response: ModelResponse) -> float | None:
         return None  # no known price (a local or unknown model): recorded as unknown, not as free
 
 
-def _record_sync(ctx: RequestContext, provider: str, response: ModelResponse) -> None:
+def _record_sync(ctx: RequestContext, provider: str, response: ModelResponse, api: str | None = None) -> None:
     from agentflows.db.migrate import upgrade
 
     upgrade()  # once per process: usage is recorded even from a fresh data directory
@@ -154,6 +154,7 @@ def _record_sync(ctx: RequestContext, provider: str, response: ModelResponse) ->
                 agent=ctx.agent,
                 workspace_version=ctx.workspace_version,
                 provider=provider,
+                api=api,
                 model=response.model_name or "unknown",
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
@@ -178,9 +179,10 @@ async def scrubbed_provider_errors() -> AsyncGenerator[None]:
 class MeteredModel(WrapperModel):
     """A provider model whose every sent request is limited, budgeted and recorded."""
 
-    def __init__(self, wrapped: Any, provider: str) -> None:
+    def __init__(self, wrapped: Any, provider: str, api: str | None = None) -> None:
         super().__init__(wrapped)
         self.provider_label = provider
+        self.api = api  # what `model_usage.api` records (see agents.models.api_label)
 
     async def request(
         self,
@@ -192,7 +194,7 @@ class MeteredModel(WrapperModel):
         await check_budget(ctx, messages)
         async with provider_slot(self.provider_label), scrubbed_provider_errors():
             response = await super().request(messages, model_settings, model_request_parameters)
-        await asyncio.to_thread(_record_sync, ctx, self.provider_label, response)
+        await asyncio.to_thread(_record_sync, ctx, self.provider_label, response, self.api)
         return response
 
     @asynccontextmanager
@@ -211,4 +213,4 @@ class MeteredModel(WrapperModel):
             super().request_stream(messages, model_settings, model_request_parameters, run_context) as stream,
         ):
             yield stream
-        await asyncio.to_thread(_record_sync, ctx, self.provider_label, stream.get())
+        await asyncio.to_thread(_record_sync, ctx, self.provider_label, stream.get(), self.api)

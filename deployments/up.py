@@ -33,6 +33,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from agentflows import prefect_auth
 from agentflows.prefect_server import (
     PrefectServer,
     ServerStartError,
@@ -119,9 +120,12 @@ class Stack:
     settings: Settings
     console: Console
     workers: int = 0
+    bind_host: str | None = None  # `up --host`: where the Prefect server and the receiver listen
+    generate_auth: bool = False  # `up --generate-auth`: create the Prefect auth string if none exists
     children: list[Child] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     sink: SmtpSink | None = None
+    auth_note: str = ""
     _lock: IO[str] | None = None
 
     # --- paths -------------------------------------------------------------------------------------
@@ -220,7 +224,34 @@ class Stack:
         self.services.append(Service(name=name, pid=process.pid, url=url, log=str(log_path)))
         return child
 
-    def start_prefect(self, api_url: str) -> str:
+    def setup_auth(self) -> dict[str, str]:
+        """Prefect's basic auth (see `agentflows.prefect_auth`): the server's environment, and this process's.
+
+        Beyond loopback without an auth string it refuses (UpError, saying what to set). With one, this
+        process and every child (runner, workers, their flow runs, the receiver) send it: it goes into
+        `os.environ` here, before anything imports Prefect, and is never printed or logged.
+        """
+        host = self.bind_host or self.settings.prefect_host
+        try:
+            value = prefect_auth.for_server(self.settings, host, generate_missing=self.generate_auth)
+        except prefect_auth.PrefectAuthError as exc:
+            raise UpError(str(exc)) from None
+        server_env = {"PREFECT_UI_API_URL": "/api"} if host in {"0.0.0.0", "::"} else {}  # the UI follows the browser
+        if value is None:
+            return server_env
+        prefect_auth.apply_client_env(value)
+        if "prefect" in sys.modules:  # Prefect read its settings before the string was set: its clients would get 401
+            from prefect.settings import get_current_settings
+
+            sent = get_current_settings().api.auth_string
+            if sent is None or sent.get_secret_value() != value:
+                raise UpError("Prefect was imported before `up` set its auth string; start `agentflows up` anew")
+        stored = prefect_auth.stored(self.settings) == value
+        where = prefect_auth.auth_path(self.settings) if stored else "AGENTFLOWS_PREFECT_AUTH_STRING"
+        self.auth_note = f"Prefect API and UI: basic auth on; the UI's Login takes the auth string in {where}"
+        return server_env | {"PREFECT_SERVER_API_AUTH_STRING": value}
+
+    def start_prefect(self, api_url: str, server_env: dict[str, str] | None = None) -> str:
         """The API URL in use: the external server's, or a local one started (or found) here."""
         s = self.settings
         if api_url != s.prefect_api_url:
@@ -236,7 +267,12 @@ class Stack:
         self.console.print(f"starting the Prefect server {where} (about 10 s) ...".replace("  ", " "))
         try:
             server = start_prefect_server(
-                s.prefect_home, s.prefect_host, s.prefect_port, database_url=choice.url, embedded_pgdata=embedded
+                s.prefect_home,
+                self.bind_host or s.prefect_host,
+                s.prefect_port,
+                database_url=choice.url,
+                embedded_pgdata=embedded,
+                extra_env=server_env,
             )
         except ServerStartError as exc:
             raise UpError(str(exc)) from None
@@ -278,7 +314,7 @@ class Stack:
     def start_receiver(self) -> None:
         s = self.settings
         receiver = ["--factory", "deployments.webhooks.app:create_app"]
-        argv = [sys.executable, "-m", "uvicorn", *receiver, "--host", s.webhook_host]
+        argv = [sys.executable, "-m", "uvicorn", *receiver, "--host", self.bind_host or s.webhook_host]
         self.spawn(
             "webhooks", [*argv, "--port", str(s.webhook_port), "--log-level", "warning"], self.receiver_url + "/healthz"
         )
@@ -313,6 +349,9 @@ class Stack:
                 raise ChildExited(child, code)
 
     def start(self, on_ready: Callable[[Stack], None] | None = None) -> None:
+        local = os.environ.get("PREFECT_API_URL", self.settings.prefect_api_url) == self.settings.prefect_api_url
+        server_env = self.setup_auth() if local else {}  # before Prefect is imported (it reads settings then)
+
         from prefect.settings import PREFECT_API_URL
 
         from agentflows.db.migrate import upgrade
@@ -320,7 +359,7 @@ class Stack:
         upgrade()
         api_url = PREFECT_API_URL.value()
         self.check_ports(start_server=api_url == self.settings.prefect_api_url)
-        api_url = self.start_prefect(api_url)
+        api_url = self.start_prefect(api_url, server_env)
         generated = webhook_secrets.ensure_dev_secrets(self.settings)
         address = self._smtp_address()
         if address:
@@ -358,6 +397,8 @@ class Stack:
             table.add_row(s.name, str(s.pid), s.url, s.log)
         self.console.print(table)
         self.console.print(f"Prefect UI: {prefect_ui_url()}  (Deployments page: {prefect_ui_url()}/deployments)")
+        if self.auth_note:
+            self.console.print(self.auth_note, highlight=False, soft_wrap=True)
         dev = self._dev_file_secrets()
         if dev:
             fresh = f"generated now for {', '.join(sorted(generated))}; " if generated else ""
@@ -391,10 +432,22 @@ class ChildExited(Exception):
         super().__init__(f"{child.name} (pid {child.process.pid}) exited with code {code}; log: {child.log_path}")
 
 
-def run_up(console: Console, workers: int | None = None, on_ready: Callable[[Stack], None] | None = None) -> int:
+def run_up(
+    console: Console,
+    workers: int | None = None,
+    on_ready: Callable[[Stack], None] | None = None,
+    host: str | None = None,
+    generate_auth: bool = False,
+) -> int:
     """Start, supervise until Ctrl-C/SIGTERM or a child's death, stop everything; the exit code."""
     settings = get_settings()
-    stack = Stack(settings=settings, console=console, workers=settings.workers if workers is None else workers)
+    stack = Stack(
+        settings=settings,
+        console=console,
+        workers=settings.workers if workers is None else workers,
+        bind_host=host,
+        generate_auth=generate_auth,
+    )
     try:
         if not stack.acquire():
             return 0

@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic_ai import Agent, capture_run_messages
-from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
-from pydantic_ai.messages import ModelMessage, RetryPromptPart, ToolReturnPart
+from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior
+from pydantic_ai.messages import ModelMessage, ModelResponse, RetryPromptPart, ToolReturnPart
 
 import agents.catalog  # noqa: F401  (fills the offline model's composers; see the module docstring)
 from agentflows.prompt_caps import capped_each
 from agentflows.settings import get_settings
 from agents.durable import configured_model
+from agents.models import Attempts, track_attempts
 from agents.outreach import researcher, router, writers
 from agents.outreach.brief import (
     AngleIdea,
@@ -61,22 +62,39 @@ def _last_retry_reason(messages: list[ModelMessage]) -> str:
 
 
 async def run_agent(agent: Agent[Any, OutputT], prompt: str, deps: Any = None) -> OutputT:
-    """Run one agent, turning pydantic-ai's give-up into a message that says which agent and why."""
-    with capture_run_messages() as messages:
+    """Run one agent, turning pydantic-ai's give-up into a message that says which agent and why.
+
+    The counts in the messages are the ones that happened: the model's answers in this run, and the
+    SDK's HTTP attempts of the request that failed (see `agents.models.track_attempts`).
+    """
+    with capture_run_messages() as messages, track_attempts() as attempts:
         try:
             result = await agent.run(prompt, deps=deps)
         except UnexpectedModelBehavior as exc:
+            answers = sum(isinstance(m, ModelResponse) for m in messages)
+            after = f" after {answers} {'attempt' if answers == 1 else 'attempts'}" if answers else ""
             raise GenerationError(
-                f"agent {agent.name!r} gave up after {get_settings().output_retries + 1} attempts "
-                f"({exc.message}); last problem: {_last_retry_reason(messages)}"
+                f"agent {agent.name!r} gave up{after} ({exc.message}); last problem: {_last_retry_reason(messages)}"
             ) from exc
         except ModelAPIError as exc:
             raise GenerationError(
-                f"agent {agent.name!r}: the model provider failed after {get_settings().model_request_retries + 1} "
-                f"attempts: {type(exc).__name__}: {exc}. Check the provider's status and your key, "
-                "or configure AGENTFLOWS_FALLBACK_MODELS."
+                f"agent {agent.name!r}: {provider_failure(exc, attempts)}: {type(exc).__name__}: {exc}. "
+                "Check the provider's status and your key, or configure AGENTFLOWS_FALLBACK_MODELS."
             ) from exc
     return result.output
+
+
+def provider_failure(exc: ModelAPIError, attempts: Attempts) -> str:
+    """How the provider failed, with a number of attempts only when the SDK really retried."""
+    made = attempts.made
+    answer = f"HTTP {exc.status_code}" if isinstance(exc, ModelHTTPError) else "no answer (connection failed)"
+    if made is None:
+        return f"the model provider failed ({answer})"
+    if made > 1:
+        return f"the model provider failed after {made} attempts ({made - 1} SDK retries; last: {answer})"
+    if get_settings().model_request_retries == 0:
+        return f"the model provider failed ({answer}; not retried: AGENTFLOWS_MODEL_REQUEST_RETRIES=0)"
+    return f"the model provider refused the request ({answer}; not retried: a retry would get the same answer)"
 
 
 def knowledge_for(profile: ProspectProfile, workspace: Workspace, context: str = "") -> list[KnowledgeFact]:

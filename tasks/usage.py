@@ -23,17 +23,19 @@ GROUPS = {
 
 
 def usage_rows(*, flow_run_id: str | None = None, since: datetime | None = None, by: str = "agent") -> list[dict]:
-    """Requests, tokens and cost grouped by (`by`, workspace version, model); `by` is a key of `GROUPS`.
+    """Requests, tokens and cost grouped by (`by`, workspace version, provider API, model); `by` is a key of `GROUPS`.
 
     The workspace version is always part of the group: a change to an agent's instructions or model
     in the workspace changes what its requests cost, and a report that merged the versions would hide
-    that. Rows recorded before versions existed show `-`.
+    that. Rows recorded before versions existed show `-`. So is the API that answered (`api`: the
+    provider's wire API and endpoint): two APIs serving the same model name bill apart, and stay two
+    rows; rows recorded before the API was (migration 0009) show their provider.
     """
     if by not in GROUPS:
         raise ValueError(f"usage rows group by one of {sorted(GROUPS)}, not {by!r}")
     group = GROUPS[by]
     # with by=workspace_version the version is grouped twice: same groups, simpler code
-    keys = (group, ModelUsage.workspace_version, ModelUsage.model)
+    keys = (group, ModelUsage.workspace_version, ModelUsage.provider, ModelUsage.api, ModelUsage.model)
     query = select(
         *keys,
         func.count(ModelUsage.id),
@@ -52,6 +54,7 @@ def usage_rows(*, flow_run_id: str | None = None, since: datetime | None = None,
         {
             by: name or "-",
             "workspace_version": version or "-",
+            "api": api or provider,
             "model": model,
             "requests": n,
             "input_tokens": int(tokens_in or 0),
@@ -60,7 +63,7 @@ def usage_rows(*, flow_run_id: str | None = None, since: datetime | None = None,
             "cost_usd": None if priced == 0 else round(float(cost or 0), 6),
             "priced_requests": priced,
         }
-        for name, version, model, n, tokens_in, tokens_out, cost, priced in rows
+        for name, version, provider, api, model, n, tokens_in, tokens_out, cost, priced in rows
     ]
 
 

@@ -31,11 +31,18 @@ def up(
         int | None,
         typer.Option(help="Start N process workers on the `agentflows` work pool instead of one runner"),
     ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Listen here (Prefect API/UI, webhooks), e.g. 0.0.0.0; beyond loopback needs Prefect auth"),
+    ] = None,
+    generate_auth: Annotated[
+        bool, typer.Option(help="Beyond loopback: generate the Prefect auth string if none is set (kept 0600)")
+    ] = False,
 ) -> None:
     """Start Prefect (UI), the deployments' runner (or workers), the webhook receiver and an SMTP sink."""
     from deployments.up import run_up
 
-    code = run_up(console, workers=workers)
+    code = run_up(console, workers=workers, host=host, generate_auth=generate_auth)
     if code:
         raise typer.Exit(code)
 

@@ -2,6 +2,8 @@
 
 Every row shows the workspace version that made the requests, so the cost of a workspace change
 (new instructions, another model) shows beside the version before it; `--by workspace` totals by version.
+Rows are per provider API too (`openai-responses`, `openai-chat@host:port`, `anthropic-messages`): two
+APIs serving the same model name are two rows, as they are two bills.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def usage(
     since: Annotated[str, typer.Option(help="How far back: 30m, 24h, 7d")] = "7d",
     by: Annotated[str, typer.Option(help="Group by `flow`, `agent` or `workspace` (version)")] = "flow",
 ) -> None:
-    """Model requests, tokens and estimated cost per flow (or agent), workspace version and model."""
+    """Model requests, tokens and estimated cost per flow (or agent), workspace version, provider API and model."""
     import re
     from datetime import UTC, datetime, timedelta
 
@@ -37,12 +39,12 @@ def usage(
     key = keys[by]
     rows = usage_rows(since=start, by=key)
     columns = (by,) if by == "workspace" else (by, "workspace")
-    table = Table(*columns, "model", "requests", "input tokens", "output tokens", "est. cost (USD)")
+    table = Table(*columns, "api", "model", "requests", "input tokens", "output tokens", "est. cost (USD)")
     for r in rows:
         cost = "unknown price" if r["cost_usd"] is None else f"{r['cost_usd']:.4f}"
         if r["cost_usd"] is not None and r["priced_requests"] < r["requests"]:
             cost += f" (+{r['requests'] - r['priced_requests']} unpriced)"
         tokens = f"{r['input_tokens']:,}", f"{r['output_tokens']:,}"
         names = (r[key],) if by == "workspace" else (r[key], r["workspace_version"])
-        table.add_row(*names, r["model"], f"{r['requests']:,}", *tokens, cost)
+        table.add_row(*names, r["api"], r["model"], f"{r['requests']:,}", *tokens, cost)
     console.print(table if rows else f"no model requests since {start:%Y-%m-%d %H:%M} UTC")

@@ -22,6 +22,9 @@ class ModelUsage(Base):
     agent: Mapped[str | None] = mapped_column(String(100))
     workspace_version: Mapped[str | None] = mapped_column(String(16))  # the workspace snapshot that produced it
     provider: Mapped[str] = mapped_column(String(50))
+    # The wire API and, for a configured base URL, its host: `openai-responses`, `openai-chat@10.0.0.5:8000`,
+    # `anthropic-messages`, `offline`. Two APIs serving one model name are two rows of `agentflows usage`.
+    api: Mapped[str | None] = mapped_column(String(200))
     model: Mapped[str] = mapped_column(String(200))
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -19,6 +19,8 @@ def _add(
     cost: float | None,
     age: timedelta = timedelta(),
     version: str | None = None,
+    api: str | None = "openai-responses",
+    provider: str = "openai",
 ) -> None:
     with session_scope() as s:
         s.add(
@@ -27,7 +29,8 @@ def _add(
                 flow_name=flow,
                 agent="outreach-researcher",
                 workspace_version=version,
-                provider="openai",
+                provider=provider,
+                api=api,
                 model=model,
                 input_tokens=tokens[0],
                 output_tokens=tokens[1],
@@ -47,6 +50,7 @@ def test_usage_by_flow_and_model(empty_db):
         {
             "flow_name": "prospect-outreach",
             "workspace_version": "-",
+            "api": "openai-responses",
             "model": "gpt-4o-mini",
             "requests": 2,
             "input_tokens": 1500,
@@ -57,6 +61,7 @@ def test_usage_by_flow_and_model(empty_db):
         {
             "flow_name": "prospect-outreach",
             "workspace_version": "-",
+            "api": "openai-responses",
             "model": "local-model",
             "requests": 1,
             "input_tokens": 700,
@@ -97,4 +102,31 @@ def test_usage_by_workspace_version(empty_db):
     assert grouped.exit_code == 0, grouped.output
     line = next(ln for ln in grouped.output.splitlines() if "bbbbbbbbbbbb" in ln)
     cells = [c.strip() for c in line.strip().strip("│").split("│")]
-    assert cells == ["bbbbbbbbbbbb", "gpt-4o-mini", "3", "2,800", "530", "0.0008"]
+    assert cells == ["bbbbbbbbbbbb", "openai-responses", "gpt-4o-mini", "3", "2,800", "530", "0.0008"]
+
+
+def test_two_apis_serving_one_model_name_are_two_rows(empty_db):
+    """Responses and Chat Completions, or two compatible servers, bill apart: `usage` never merges them."""
+    _add("prospect-outreach", "gpt-4.1-mini", (1000, 100), 0.0004, api="openai-responses")
+    _add("prospect-outreach", "gpt-4.1-mini", (2000, 200), 0.0008, api="openai-chat")
+    _add(
+        "prospect-outreach",
+        "gpt-4.1-mini",
+        (400, 40),
+        None,
+        api="openai-chat@10.0.0.5:8000",
+        provider="openai-compatible",
+    )
+    _add("prospect-outreach", "gpt-4.1-mini", (300, 30), 0.0001, api=None)  # recorded before migration 0009
+    rows = usage_rows(by="flow_name")
+    assert {r["api"]: (r["requests"], r["input_tokens"], r["cost_usd"]) for r in rows} == {
+        "openai-responses": (1, 1000, 0.0004),
+        "openai-chat": (1, 2000, 0.0008),
+        "openai-chat@10.0.0.5:8000": (1, 400, None),
+        "openai": (1, 300, 0.0001),  # no API recorded: its provider stands in
+    }
+    assert len(rows) == 4
+    shown = CliRunner().invoke(app, ["usage"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    lines = [ln for ln in shown.output.splitlines() if "gpt-4.1-mini" in ln]
+    assert len(lines) == 4 and any("openai-chat@10.0.0.5:8000" in ln for ln in lines)

@@ -36,6 +36,19 @@ class UpProcess:
         return f"http://127.0.0.1:{self.env['AGENTFLOWS_PREFECT_PORT']}/api"
 
     @property
+    def auth(self) -> tuple[str, str] | None:
+        """The Prefect API's basic auth, when `up --generate-auth` wrote it (what the UI's Login takes)."""
+        path = self.data_dir / "prefect-auth"
+        if not path.exists():
+            return None
+        user, _, password = path.read_text().strip().partition(":")
+        return user, password
+
+    def api_get(self, path: str) -> httpx.Response:
+        """GET on the stack's Prefect API, authenticated like its own clients."""
+        return httpx.get(f"{self.api}{path}", auth=self.auth, timeout=10)
+
+    @property
     def text(self) -> str:
         return self.output.read_text(errors="replace")
 
@@ -67,7 +80,7 @@ class UpProcess:
         return data
 
     def run_state(self, flow_run_id: str) -> str:
-        run = httpx.get(f"{self.api}/flow_runs/{flow_run_id}", timeout=10).json()
+        run = self.api_get(f"/flow_runs/{flow_run_id}").json()
         return (run.get("state") or {}).get("type", "NONE")
 
     def services(self) -> dict[str, int]:

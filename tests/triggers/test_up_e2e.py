@@ -1,6 +1,9 @@
-"""`agentflows up` end to end: the whole stack on free loopback ports, driven the way the README says.
+"""`agentflows up` end to end: the whole stack on free ports, driven the way the README says.
 
-One stack for the module (about 20 s to start): a second `up` reports it; a claim-opened webhook
+One stack for the module (about 20 s to start), exposed the way a team shares one (`up --host 0.0.0.0
+--generate-auth`), so every test below also runs behind Prefect's basic auth: the API refuses a request
+without the generated string, while the CLI, the runner, its flow runs and the receiver all use it. A
+second `up` reports it; a claim-opened webhook
 signed by `agentflows webhook sign` and sent with the printed curl command starts a fraud check that
 reaches a final or paused state in the stack's Prefect server; the landing page gets its plan within
 `?wait`; a CRM webhook's outreach is approved from another terminal and the email arrives; finally a
@@ -9,6 +12,7 @@ child is killed and `up` reports it loudly and stops everything else.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +24,7 @@ from sqlalchemy import select
 from agentflows.db import session_scope
 from agentflows.db.crm import Contact, OutreachDraft
 from agentflows.settings import get_settings
+from tests.e2e.test_browser_approval import CHROMIUM_ARGS, chromium  # noqa: F401  (fixture: skips without one)
 from tests.helpers import seed_database, wait_for
 from tests.triggers.stack import UpProcess, stack_env, start_up
 
@@ -33,7 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
 
     data_dir = tmp_path_factory.mktemp("up") / "data"
     url = seed_database(f"sqlite:///{data_dir / 'agentflows.db'}", seed_crm, seed_marketplace)
-    up = start_up(data_dir, stack_env(data_dir))
+    up = start_up(data_dir, stack_env(data_dir), "--host", "0.0.0.0", "--generate-auth")
     up.db_url = url  # type: ignore[attr-defined]
     yield up
     assert up.stop() in (0, 1), up.text[-3000:]  # 1: the last test killed a child on purpose
@@ -44,6 +49,53 @@ def test_second_up_reports_what_runs(stack: UpProcess):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already up" in again.stdout and "webhooks" in again.stdout and "prefect-server" in again.stdout
     assert stack.process.poll() is None
+
+
+def test_the_prefect_api_refuses_requests_without_the_auth_string(stack: UpProcess):
+    auth_file = stack.data_dir / "prefect-auth"
+    assert auth_file.stat().st_mode & 0o777 == 0o600 and stack.auth is not None
+    user, password = stack.auth
+    assert user == "agentflows" and len(password) >= 24
+    assert password not in stack.text and "prefect-auth" in stack.text, "where it is, never what it is"
+    for log in (stack.data_dir / "logs").glob("*.log"):
+        assert password not in log.read_text(errors="replace"), log.name
+    query = {"limit": 5}
+    assert httpx.post(f"{stack.api}/deployments/filter", json=query, timeout=10).status_code == 401
+    wrong = httpx.post(f"{stack.api}/deployments/filter", json=query, auth=(user, "guess"), timeout=10)
+    assert wrong.status_code == 401
+    right = httpx.post(f"{stack.api}/deployments/filter", json=query, auth=stack.auth, timeout=10)
+    assert right.status_code == 200 and right.json(), "the runner registered the deployments with the string"
+    assert httpx.get(f"{stack.api}/health", timeout=10).status_code == 200, "health stays open for probes"
+    ui = httpx.get(stack.api.removesuffix("/api") + "/ui-settings", timeout=10).json()
+    assert ui["auth"] == "BASIC" and ui["api_url"] == "/api", "the UI asks for a login, on whatever address"
+
+
+def test_the_ui_asks_for_the_auth_string_and_lets_the_analyst_in(stack: UpProcess, chromium: str):  # noqa: F811
+    """What the README tells an analyst: open the UI, type the whole `user:password` string into its Login."""
+    from playwright.sync_api import sync_playwright
+
+    ui = stack.api.removesuffix("/api")
+    user, password = stack.auth or ("", "")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{ui}/")  # the default (v2) UI
+            login = page.locator("input[type=password]")
+            login.wait_for()
+            assert login.get_attribute("placeholder") == "admin:pass"
+            login.fill(f"{user}:wrong-password")
+            login.press("Enter")
+            page.get_by_text(re.compile("Invalid credentials|Authentication failed")).first.wait_for()
+            login.fill(f"{user}:{password}")
+            login.press("Enter")
+            login.wait_for(state="detached")
+            page.goto(f"{ui}/deployments")
+            page.get_by_text("weekday-mornings").first.wait_for()  # the deployments, read through the API
+            assert page.locator("input[type=password]").count() == 0
+        finally:
+            browser.close()
 
 
 def test_signed_claim_webhook_starts_a_fraud_check(stack: UpProcess):
@@ -114,7 +166,7 @@ def test_a_served_fraud_review_suspends_and_the_analysts_answer_completes_it(sta
     run_id = stack.started(stack.signed_post("shop", {"claim_id": case}))["flow_run_id"]
 
     def suspended() -> bool:
-        state = httpx.get(f"{stack.api}/flow_runs/{run_id}", timeout=10).json()["state"]
+        state = stack.api_get(f"/flow_runs/{run_id}").json()["state"]
         assert state["type"] not in {"FAILED", "CRASHED", "COMPLETED"}, state
         return state["name"] == "Suspended"
 

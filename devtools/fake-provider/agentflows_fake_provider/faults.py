@@ -28,19 +28,21 @@ __all__ = [
     "retry_after_headers",
 ]
 
-FaultKind = Literal["ok", "429", "500", "503", "529", "drop", "timeout", "invalid_json"]
+FaultKind = Literal["ok", "400", "429", "500", "503", "529", "drop", "timeout", "invalid_json"]
 """What happens to one request.
 
-``ok`` serves the responder's reply, ``429``/``500``/``503``/``529`` answer with that status and the
-provider's error JSON, ``drop`` closes the TCP connection without a response, ``timeout`` hangs for
-:attr:`FaultConfig.timeout_hang_s` before answering 504, and ``invalid_json`` serves the reply with the first
-tool call's arguments corrupted (malformed JSON on OpenAI routes, schema-violating object on Anthropic).
+``ok`` serves the responder's reply, ``400``/``429``/``500``/``503``/``529`` answer with that status and the
+provider's error JSON (``400``: a request the provider refuses, which the SDKs never retry), ``drop`` closes the
+TCP connection without a response, ``timeout`` hangs for :attr:`FaultConfig.timeout_hang_s` before answering 504,
+and ``invalid_json`` serves the reply with the first tool call's arguments corrupted (malformed JSON on OpenAI
+routes, schema-violating object on Anthropic).
 """
 
-ERROR_FAULTS: frozenset[str] = frozenset({"429", "500", "503", "529"})
+ERROR_FAULTS: frozenset[str] = frozenset({"400", "429", "500", "503", "529"})
 """Fault kinds that are answered with an HTTP error status and the provider's error body."""
 
-_PROBABILISTIC_ORDER: tuple[str, ...] = ("429", "500", "503", "529", "drop", "timeout", "invalid_json")
+# "400" last: a new kind at the end leaves the draws of existing seeds as they were.
+_PROBABILISTIC_ORDER: tuple[str, ...] = ("429", "500", "503", "529", "drop", "timeout", "invalid_json", "400")
 
 
 class FaultConfig(BaseModel):
@@ -72,6 +74,7 @@ class FaultConfig(BaseModel):
     p_drop: float = Field(0.0, ge=0, le=1)
     p_timeout: float = Field(0.0, ge=0, le=1)
     p_invalid_json: float = Field(0.0, ge=0, le=1)
+    p_400: float = Field(0.0, ge=0, le=1)
 
     retry_after_s: float = Field(1.0, ge=0)
     """Wait suggested on injected error answers (429/500/503/529): ``retry-after`` (whole seconds, rounded up)
@@ -92,6 +95,10 @@ class FaultConfig(BaseModel):
     fail_kind: FaultKind = "500"
     script: list[FaultKind] = Field(default_factory=list)
     """Fault kinds for the next requests, in order; ``'ok'`` entries are served normally (no random faults)."""
+
+    streaming: bool = True
+    """Whether streamed requests (``"stream": true``) are served; ``False`` answers them 400 like a compatible
+    server that has no streaming, while plain requests work as usual."""
 
     rpm_limit: int | None = Field(None, ge=1)
     """Requests admitted per sliding ``rpm_window_s``; excess ones get 429 with an exact ``retry-after``."""

@@ -304,6 +304,9 @@ class FakeProviderApp:
 
     async def _serve(self, fake_request: FakeRequest, request: Request, outcome: _Outcome) -> Response:
         api = fake_request.api
+        if fake_request.stream and not self.engine.config.streaming:
+            outcome.update(status=400, fault="stream_unsupported")
+            return self._error_response(api, 400, detail="Streaming is not supported by this server.")
         rejection = self.engine.admit()
         if rejection is not None:
             outcome.update(status=429, fault="rate_limited")
