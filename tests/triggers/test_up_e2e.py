@@ -12,7 +12,6 @@ child is killed and `up` reports it loudly and stops everything else.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,6 @@ from sqlalchemy import select
 from agentflows.db import session_scope
 from agentflows.db.crm import Contact, OutreachDraft
 from agentflows.settings import get_settings
-from tests.e2e.test_browser_approval import CHROMIUM_ARGS, chromium  # noqa: F401  (fixture: skips without one)
 from tests.helpers import seed_database, wait_for
 from tests.triggers.stack import UpProcess, stack_env, start_up
 
@@ -68,34 +66,6 @@ def test_the_prefect_api_refuses_requests_without_the_auth_string(stack: UpProce
     assert httpx.get(f"{stack.api}/health", timeout=10).status_code == 200, "health stays open for probes"
     ui = httpx.get(stack.api.removesuffix("/api") + "/ui-settings", timeout=10).json()
     assert ui["auth"] == "BASIC" and ui["api_url"] == "/api", "the UI asks for a login, on whatever address"
-
-
-def test_the_ui_asks_for_the_auth_string_and_lets_the_analyst_in(stack: UpProcess, chromium: str):  # noqa: F811
-    """What the README tells an analyst: open the UI, type the whole `user:password` string into its Login."""
-    from playwright.sync_api import sync_playwright
-
-    ui = stack.api.removesuffix("/api")
-    user, password = stack.auth or ("", "")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(f"{ui}/")  # the default (v2) UI
-            login = page.locator("input[type=password]")
-            login.wait_for()
-            assert login.get_attribute("placeholder") == "admin:pass"
-            login.fill(f"{user}:wrong-password")
-            login.press("Enter")
-            page.get_by_text(re.compile("Invalid credentials|Authentication failed")).first.wait_for()
-            login.fill(f"{user}:{password}")
-            login.press("Enter")
-            login.wait_for(state="detached")
-            page.goto(f"{ui}/deployments")
-            page.get_by_text("weekday-mornings").first.wait_for()  # the deployments, read through the API
-            assert page.locator("input[type=password]").count() == 0
-        finally:
-            browser.close()
 
 
 def test_signed_claim_webhook_starts_a_fraud_check(stack: UpProcess):
