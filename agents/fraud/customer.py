@@ -26,11 +26,12 @@ def velocity(f: CustomerFacts) -> float:
     value = max(f.value_recent, f.card_value_recent)
     if orders < 2 or value < 600:
         return 0.0
-    strength = min(1.0, (orders - 1) / 3) * min(1.0, value / 2000)
-    if f.account_age_days < 30:
-        return round(0.75 * strength, 4)
-    if f.account_age_days < 120:
-        return round(0.45 * strength, 4)
+    strength = min(1.0, (orders - 1) / 2) * min(1.0, value / 1500)
+    age = f.account_age_at_order_days
+    if age < 30:
+        return round(0.9 * strength, 4)
+    if age < 120:
+        return round(0.5 * strength, 4)
     return round(0.1 * strength, 4)
 
 
@@ -56,7 +57,7 @@ def assess(f: CustomerFacts) -> SignalReport:
     # earlier claims by recency and outcome: three claims this season weigh ~3, three old ones far less,
     # and a claim on a parcel the carrier scanned lost does not count at all
     weighted = f.prior_claims_weighted
-    claims = 0.0 if weighted < 0.8 else 0.1 if weighted < 1.5 else 0.4 if weighted < 2.3 else 0.7
+    claims = 0.0 if weighted < 0.6 else 0.1 if weighted < 1.1 else 0.4 if weighted < 1.5 else 0.7
     for cid in f.prior_claim_ids[:3]:
         evidence.append(Evidence(ref=f"claim:{cid}", detail="An earlier claim by the same customer."))
     unusual = 0.0
@@ -75,9 +76,9 @@ def assess(f: CustomerFacts) -> SignalReport:
             Evidence(
                 ref=f"order:{f.order_id}",
                 detail=(
-                    f"{f.orders_recent} orders worth {f.value_recent:,.2f} in the {VELOCITY_DAYS} days up to this one "
-                    f"({f.card_orders_recent} on a card of the same country) on a {f.account_age_days:.0f}-day-old "
-                    "account."
+                    f"{f.orders_recent} orders worth {f.value_recent:,.2f} within {VELOCITY_DAYS} days of this one "
+                    f"({f.card_orders_recent} on a card of the same country), the account "
+                    f"{f.account_age_at_order_days:.0f} days old at the order."
                 ),
             )
         )

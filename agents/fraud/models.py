@@ -130,7 +130,7 @@ class ReturnFacts(BaseModel):
 
 
 VELOCITY_DAYS = 7
-"""The window of the velocity facts: orders and value in the days up to the claimed order."""
+"""The window of the velocity facts: orders and value within this many days of the claimed order."""
 
 
 class CustomerFacts(BaseModel):
@@ -148,8 +148,9 @@ class CustomerFacts(BaseModel):
         default=0.0,
         description="Earlier claims weighted by recency (half-life 180 days), those on carrier-scanned losses left out",
     )
+    account_age_at_order_days: float = Field(default=0.0, description="Days between signup and the claimed order")
     orders_recent: int = Field(
-        default=1, description="The account's orders in the days before the claimed one, it included"
+        default=1, description="The account's orders within VELOCITY_DAYS of the claimed one (it included)"
     )
     value_recent: float = Field(default=0.0, description="Their total value")
     card_orders_recent: int = Field(default=1, description="Of those, orders paid with a card of the same country")

@@ -2,7 +2,7 @@
 
 Account age, orders and spend before the claim, how this order compares with their usual basket,
 how often they claimed or had payment incidents before, and velocity: the account's orders and
-their value in the `VELOCITY_DAYS` up to the claimed order (overall and on the same card country;
+their value within `VELOCITY_DAYS` of the claimed order (placed before the claim) (overall and on the same card country;
 the schema has no card id, so the card country stands for the card). Earlier claims are also
 weighted by recency (half-life `HALF_LIFE_DAYS`) and by outcome: a claim on a parcel the carrier
 itself scanned lost is the carrier's failure and does not count. Only history before the claim
@@ -64,22 +64,22 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
         .where(Claim.id.in_(ids)),
     )
     prior["prior_at"] = utc(prior["prior_at"])
-    burst = frame(  # velocity: the account's orders in the days up to the claimed order (it included)
+    burst = frame(  # velocity: the account's orders within VELOCITY_DAYS of the claimed one, before the claim
         conn,
         select(
             Claim.id.label("claim_id"),
             Order.amount,
             Order.card_country,
+            Order.placed_at,
+            Placed.placed_at.label("claimed_placed_at"),
         )
         .join(Placed, Placed.id == Claim.order_id)
-        .join(
-            Order,
-            (Order.customer_id == Claim.customer_id)
-            & (Order.placed_at <= Placed.placed_at)
-            & (Order.placed_at >= Placed.placed_at - timedelta(days=VELOCITY_DAYS)),
-        )
+        .join(Order, (Order.customer_id == Claim.customer_id) & (Order.placed_at < Claim.opened_at))
         .where(Claim.id.in_(ids)),
     )
+    if not burst.empty:
+        gap = (utc(burst["placed_at"]) - utc(burst["claimed_placed_at"])).abs()
+        burst = burst[gap <= timedelta(days=VELOCITY_DAYS)]
     incidents = frame(
         conn,
         select(Claim.id.label("claim_id"), PaymentIncident.occurred_at)
@@ -132,6 +132,7 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
                 ),
                 3,
             ),
+            account_age_at_order_days=round((row.placed_at - row.signup_at).total_seconds() / 86400, 1),
             orders_recent=int(velocity.loc[cid, "orders"]) if cid in velocity.index else 1,
             value_recent=round(float(velocity.loc[cid, "value"]), 2) if cid in velocity.index else row.order_amount,
             card_orders_recent=int(velocity.loc[cid, "card_orders"]) if cid in velocity.index else 1,

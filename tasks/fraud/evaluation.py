@@ -54,6 +54,12 @@ GOAL = {"recall": 0.90, "precision": 0.85, "review_rate": 0.25}
 FOLDS = 5
 REVIEW_MARGIN = 0.02
 """The review threshold sits at least this far (in risk) below the lowest fraud score the best cut flags."""
+LOGIT_MARGIN = 2.0
+"""The review threshold's margin below the lowest flagged fraud, in log-odds (about 7x lower odds)."""
+PRECISION_FLOOR = 0.90
+"""Out-of-fold precision the review cut keeps (a margin above the 0.85 goal)."""
+REVIEW_BUDGET = 0.15
+"""Out-of-fold review rate the review cut may spend at most (the goal allows 0.25)."""
 BLOCK_GAP = 0.10
 """The block threshold sits at least this far above the review threshold."""
 
@@ -471,20 +477,38 @@ def review_threshold(scores: np.ndarray, fraud: np.ndarray) -> float:
     return best_t
 
 
+def recall_first_cut(scores: np.ndarray, fraud: np.ndarray) -> float:
+    """The lowest cut whose out-of-fold precision is still >= `PRECISION_FLOOR` within `REVIEW_BUDGET`.
+
+    Recall first: a missed fraud costs more than a review, and frauds on another shop's data score
+    lower than on the data the weights were fitted on (their patterns differ), so the review
+    threshold goes as low as the training data allows without spending precision below the floor.
+    Falls back to the F2-best cut when no cut reaches the floor.
+    """
+    order = np.argsort(-scores, kind="stable")
+    s, f = scores[order], fraud[order]
+    tp, flagged = np.cumsum(f), np.arange(1, len(s) + 1)
+    ok = (tp / flagged >= PRECISION_FLOOR) & (flagged / len(s) <= REVIEW_BUDGET) & f
+    if not ok.any():
+        return review_threshold(scores, fraud)
+    return float(s[np.nonzero(ok)[0].max()])
+
+
 def thresholds(scores: np.ndarray, fraud: np.ndarray) -> tuple[float, float]:
     """Review and block thresholds from out-of-fold scores, with a margin on both (the documented rule).
 
-    Review: take the F2-best cut (`review_threshold`) and the lowest fraud score it flags; the
-    review threshold goes halfway down to the next lower score, and at least `REVIEW_MARGIN` below
-    that fraud score, so a fraud scoring a little lower on new data is still reviewed. Block: above
-    every benign claim out of fold, and at least `BLOCK_GAP` above review; always strictly above review.
+    Review: take the recall-first cut (`recall_first_cut`) and the lowest fraud score it flags; the
+    review threshold sits `LOGIT_MARGIN` below it in log-odds (the odds of fraud about 7 times
+    lower), and at least `REVIEW_MARGIN` below it in risk (never below 0.001): frauds on another
+    shop's data score lower than on the data the weights were fitted on, and a margin in log-odds
+    means the same at every height of the risk curve. Block: above every benign claim out of fold,
+    and at least `BLOCK_GAP` above review; always strictly above review.
     """
-    best = review_threshold(scores, fraud)
+    best = recall_first_cut(scores, fraud)
     flagged_frauds = scores[fraud & (scores >= best)]
-    lowest = float(flagged_frauds.min()) if flagged_frauds.size else best
-    below = scores[scores < lowest]
-    halfway = (lowest + float(below.max())) / 2 if below.size else lowest
-    review = max(0.0, min(halfway, lowest - REVIEW_MARGIN))
+    lowest = min(max(float(flagged_frauds.min()) if flagged_frauds.size else best, 1e-6), 1 - 1e-6)
+    lowered = 1 / (1 + math.exp(-(math.log(lowest / (1 - lowest)) - LOGIT_MARGIN)))
+    review = max(0.001, min(lowered, lowest - REVIEW_MARGIN))
     review = math.floor(review * 10_000) / 10_000
     benign = scores[~fraud]
     block = max(review + BLOCK_GAP, (float(benign.max()) + 0.01) if benign.size else 0.0)
@@ -565,7 +589,8 @@ def calibrate(
             "train_frauds": frauds,
             "C": best_c,
             "threshold_rule": (
-                f"review: F{BETA:g}-best cut out of fold, then halfway down to the next score and at least "
+                f"review: lowest cut out of fold with precision >= {PRECISION_FLOOR} and review rate <= "
+                f"{REVIEW_BUDGET}, then {LOGIT_MARGIN:g} lower in log-odds and at least "
                 f"{REVIEW_MARGIN} below the lowest fraud it flags; block: above every benign claim out of fold "
                 f"and at least {BLOCK_GAP} above review"
             ),
