@@ -236,6 +236,7 @@ def _print_report(report: Any, ablated: list[Any], source: str) -> None:
             title=f"Ablation: the check without one signal (all signals: precision "
             f"{report.precision:.3f}, recall {report.recall:.3f})",
         )
+        table.columns[0].no_wrap = True  # a signal name split over two lines reads as two signals
         for item in ablated:
             table.add_row(*(str(v) for v in item.row().values()))
         console.print(table)
