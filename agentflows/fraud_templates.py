@@ -34,6 +34,8 @@ from agentflows.workspace import Snapshot, workspace_dir
 TEMPLATES_FOLDER = "fraud/templates"
 """Where the templates sit in a workspace (drafts under review in `proposed/`, which snapshots leave out)."""
 SHIPPED = Path(__file__).parent / "data" / "workspace" / "fraud" / "templates"
+REFERENCE_CORPUS = Path(__file__).parent / "data" / "fraud" / "reference_corpus.txt"
+"""Ordinary claim messages the conversation signal fits its n-gram weights on, once: never the templates."""
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,60}$")
 CLAIM_KINDS = {"not_received", "arrived_broken", "refund_request"}
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 agentflows run fraud-check --case N      check one claim (pauses in the UI when risky)
 agentflows run fraud-sweep [--since D]   check every undecided claim, a bounded number at a time
-agentflows eval fraud [--calibrate]      precision / recall / F1 / review rate on the held-out split
+agentflows eval fraud [--labels F] [--calibrate [--write D | --propose]]   figures, ablation, refit
 agentflows templates list | add          the fraud team's templates (the workspace's fraud/templates/)
 agentflows fraud cases | show | pending | decide    look at cases, answer a paused review
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -104,59 +104,120 @@ def run_fraud_sweep(
 @eval_app.command("fraud")
 def eval_fraud(
     split: Annotated[str, typer.Option(help="holdout (default), train or all")] = "holdout",
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="Your labels: CSV with claim (external id or id), label (fraud/legit), optional pattern"),
+    ] = None,
     calibrate: Annotated[
         bool,
-        typer.Option(help="Refit weights and thresholds on the training split and write them as a workspace proposal"),
+        typer.Option(help="Refit weights and thresholds on the training split and print them (writes nothing alone)"),
     ] = False,
     write: Annotated[
         Path | None,
-        typer.Option(help="New folder --calibrate writes its proposal to (default: data_dir/proposals/...)"),
+        typer.Option(help="With --calibrate: write the refit as a workspace proposal into this new folder"),
     ] = None,
+    propose: Annotated[
+        bool,
+        typer.Option(
+            help="With --calibrate: write the proposal (to --write or data_dir/proposals/...) and start its review"
+        ),
+    ] = False,
+    ablation: Annotated[bool, typer.Option(help="Also score the check without each signal in turn")] = True,
 ) -> None:
-    """Run the checks on the labelled claims; print precision, recall, F1, confusion matrix, review rate.
+    """Run the checks on labelled claims; print precision, recall, F1, confusion matrix, review rate, ablation.
 
-    With --calibrate, the refitted values are not applied: they are written as a proposal (a copy of
-    the active workspace whose fraud/rules.yaml has the new numbers), compared with the active one,
-    and activated only through `agentflows workspace propose DIR` and an approval.
+    --labels scores your own labelled claims instead of the seeded ones. With --calibrate the
+    refitted values are printed with their cross-validated figures; with --write DIR or --propose
+    they become a proposal (a copy of the active workspace whose fraud/rules.yaml has the new
+    numbers), compared with the active one, and go live only through the workspace review
+    (`agentflows workspace propose DIR`, which --propose starts for you) and an approval. The
+    installed package is never written.
     """
     from agentflows.db.migrate import upgrade
     from agentflows.settings import get_settings
     from flows.fraud_eval import fraud_eval
-    from tasks.fraud.evaluation import analyst_feedback_sync, compare_fraud, evaluate, propose_calibration
     from tasks.fraud.evaluation import calibrate as fit
+    from tasks.fraud.evaluation import compare_fraud, evaluate_with_ablation, propose_calibration
+    from tasks.fraud.labels import LabelsError, read_labels
     from tasks.fraud.risk import CalibrationError, load_calibration
     from tasks.workspace import active_workspace
 
     if split not in ("holdout", "train", "all"):
         raise fail(f"--split must be holdout, train or all; got {split!r}")
+    if (write or propose) and not calibrate:
+        raise fail("--write and --propose go with --calibrate (they write its proposal)")
+    if propose:
+        require_prefect_server()
     upgrade()
+    proposal_folder: Path | None = None
     try:
+        chosen = read_labels(labels.expanduser()) if labels else None
         workspace = active_workspace()
         if calibrate:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            folder = (write or get_settings().data_dir / "proposals" / f"fraud-calibration-{stamp}").expanduser()
-            fitted = fit(load_calibration(workspace=workspace), workspace=workspace)
-            proposal = propose_calibration(fitted, workspace, folder)
-            comparison = compare_fraud(workspace, proposal, split)  # type: ignore[arg-type]
-            changes = Table("metric", "active", "proposed", title=f"Refitted values, {split} split")
-            for name in ("precision", "recall", "f1", "review_rate"):
-                changes.add_row(
-                    name, f"{getattr(comparison.active, name):.3f}", f"{getattr(comparison.proposed, name):.3f}"
+            fitted = fit(load_calibration(workspace=workspace), workspace=workspace, labels=chosen)
+            _print_fit(fitted, load_calibration(workspace=workspace))
+            if write or propose:
+                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+                folder = (write or get_settings().data_dir / "proposals" / f"fraud-calibration-{stamp}").expanduser()
+                proposal = propose_calibration(fitted, workspace, folder)
+                comparison = compare_fraud(workspace, proposal, split, chosen)  # type: ignore[arg-type]
+                changes = Table("metric", "active", "proposed", title=f"Refitted values, {split} split")
+                for name in ("precision", "recall", "f1", "review_rate"):
+                    changes.add_row(
+                        name, f"{getattr(comparison.active, name):.3f}", f"{getattr(comparison.proposed, name):.3f}"
+                    )
+                console.print(changes)
+                console.print(
+                    f"calibration fit on the training split ({fitted.fit.get('train_claims')} claims) written as a "
+                    f"proposal to {escape(str(folder))} (fraud/rules.yaml only; {len(comparison.changes)} claims of "
+                    f"the {split} split change verdict). Nothing is live yet: review and approve it with "
+                    f"`agentflows workspace propose {escape(str(folder))}`.",
+                    soft_wrap=True,
                 )
-            console.print(changes)
-            console.print(
-                f"calibration fit on the training split ({fitted.fit.get('train_claims')} claims) written as a "
-                f"proposal to {escape(str(folder))} (fraud/rules.yaml only; {len(comparison.changes)} claims of the "
-                f"{split} split change verdict). Nothing is live yet: review and approve it with "
-                f"`agentflows workspace propose {escape(str(folder))}`, or copy its fraud/rules.yaml into your "
-                "workspace yourself."
-            )
+                proposal_folder = folder
+            else:
+                console.print(
+                    "nothing written: add --write DIR to save it as a workspace proposal, or --propose to also "
+                    "start its review"
+                )
         if _prefect_up():
-            asyncio.run(fraud_eval(split))  # type: ignore[arg-type]
-        report = evaluate(split, workspace=workspace)  # type: ignore[arg-type]
-    except (LookupError, CalibrationError, FileExistsError) as exc:
+            asyncio.run(fraud_eval(split, str(labels.expanduser().resolve()) if labels else None))  # type: ignore[arg-type]
+        report, ablated = evaluate_with_ablation(split, workspace=workspace, labels=chosen, ablate=ablation)  # type: ignore[arg-type]
+    except (LookupError, CalibrationError, FileExistsError, LabelsError) as exc:
         raise fail(escape(str(exc))) from None
-    table = Table("metric", "value", "goal", title=f"Fraud check, {split} split")
+    _print_report(report, ablated, chosen.source if chosen else "seeded labels")
+    if proposal_folder is not None and propose:
+        from agentflows.cli.workspace import propose as start_review
+
+        start_review(proposal_folder)
+    if not report.meets_goal:
+        raise typer.Exit(1)
+
+
+def _print_fit(fitted: Any, active: Any) -> None:
+    """The refitted values beside the active ones, and the cross-validated figures behind them."""
+    from agents.fraud.models import SIGNAL_NAMES
+
+    table = Table("value", "active", "refit", title="Calibration refit on the training split")
+    for name in ("review_threshold", "block_threshold", "bias"):
+        table.add_row(name, f"{getattr(active, name):.4f}", f"{getattr(fitted, name):.4f}")
+    for name in SIGNAL_NAMES:
+        table.add_row(f"weight: {name}", f"{active.weights[name]:.4f}", f"{fitted.weights[name]:.4f}")
+    console.print(table)
+    fit = fitted.fit
+    console.print(
+        f"{fit['cv_folds']}-fold cross-validated on {fit['train_claims']} training claims ({fit['train_frauds']} "
+        f"fraud): recall {fit['oof_recall']:.3f} (folds {fit['cv_recall_range'][0]:.3f}-"
+        f"{fit['cv_recall_range'][1]:.3f}), "
+        f"precision {fit['oof_precision']:.3f} (folds {fit['cv_precision_range'][0]:.3f}-"
+        f"{fit['cv_precision_range'][1]:.3f}), review rate {fit['oof_review_rate']:.3f}. Thresholds: "
+        f"{escape(fit['threshold_rule'])}.",
+        soft_wrap=True,
+    )
+
+
+def _print_report(report: Any, ablated: list[Any], source: str) -> None:
+    table = Table("metric", "value", "goal", title=f"Fraud check, {report.split} split ({source})")
     for row in report.summary_rows():
         table.add_row(row["metric"], str(row["value"]), row["goal"])
     console.print(table)
@@ -164,10 +225,23 @@ def eval_fraud(
     confusion.add_row("fraud", str(report.tp), str(report.fn))
     confusion.add_row("benign", str(report.fp), str(report.tn))
     console.print(confusion)
-    patterns = Table("pattern", "claims", "flagged", "flag rate", title="By planted pattern")
+    patterns = Table("pattern", "claims", "flagged", "flag rate", title="By pattern")
     for row in report.by_pattern:
-        patterns.add_row(row["pattern"], str(row["claims"]), str(row["flagged"]), f"{row['flag rate']:.2f}")
+        patterns.add_row(escape(row["pattern"]), str(row["claims"]), str(row["flagged"]), f"{row['flag rate']:.2f}")
     console.print(patterns)
+    if ablated:
+        columns = list(ablated[0].row())
+        table = Table(
+            *columns,
+            title=f"Ablation: the check without one signal (all signals: precision "
+            f"{report.precision:.3f}, recall {report.recall:.3f})",
+        )
+        table.columns[0].no_wrap = True  # a signal name split over two lines reads as two signals
+        for item in ablated:
+            table.add_row(*(str(v) for v in item.row().values()))
+        console.print(table)
+    from tasks.fraud.evaluation import analyst_feedback_sync
+
     feedback = analyst_feedback_sync()
     reviewed = sum(feedback.values())
     if reviewed:
@@ -187,8 +261,6 @@ def eval_fraud(
         f"{report.claims} claims in {report.seconds:.1f}s; {where}. "
         + ("[green]goal met[/]" if report.meets_goal else "[red]goal NOT met[/]")
     )
-    if not report.meets_goal:
-        raise typer.Exit(1)
 
 
 # --- templates ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from agents.workspace.agent_files import AgentFile
 NAME = "fraud-signal-conversation"
 SIGNAL: SignalName = "conversation"
 FACTS = ConversationFacts
-LOW, HIGH = 0.25, 0.55  # cosine similarities between which suspicion rises from 0 to its maximum
+LOW, HIGH = 0.25, 0.6  # cosine similarities (fixed-IDF char n-grams) between which suspicion rises to its maximum
 CLOSE = LOW + (HIGH - LOW) * 0.6 / 0.9
 """The similarity at which a message "closely follows" a template (rule score 0.6): what hard rules call a match."""
 

@@ -1,4 +1,4 @@
-"""Customer agent: account age, spend and claim history of the claimant before this claim."""
+"""Customer agent: account age, spend, order velocity and claim history (by recency and outcome) before this claim."""
 
 from __future__ import annotations
 
@@ -8,12 +8,31 @@ from pydantic_ai import Agent
 
 from agents.durable import per_event_loop
 from agents.fraud.common import noisy_or, plural, signal_agent
-from agents.fraud.models import CustomerFacts, Evidence, SignalName, SignalReport
+from agents.fraud.models import VELOCITY_DAYS, CustomerFacts, Evidence, SignalName, SignalReport
 from agents.workspace.agent_files import AgentFile
 
 NAME = "fraud-signal-customer"
 SIGNAL: SignalName = "customer"
 FACTS = CustomerFacts
+
+
+def velocity(f: CustomerFacts) -> float:
+    """A burst of orders or of value in the last days, against the account's age (0 = nothing unusual).
+
+    A new account placing several high-value orders within days is how a stolen card is emptied;
+    an account with years of history doing the same is a sale or a gift season, and counts little.
+    """
+    orders = max(f.orders_recent, f.card_orders_recent)
+    value = max(f.value_recent, f.card_value_recent)
+    if orders < 2 or value < 600:
+        return 0.0
+    strength = min(1.0, (orders - 1) / 2) * min(1.0, value / 1500)
+    age = f.account_age_at_order_days
+    if age < 30:
+        return round(0.9 * strength, 4)
+    if age < 120:
+        return round(0.5 * strength, 4)
+    return round(0.1 * strength, 4)
 
 
 def assess(f: CustomerFacts) -> SignalReport:
@@ -35,7 +54,10 @@ def assess(f: CustomerFacts) -> SignalReport:
         age = 0.1
     else:
         age = 0.0
-    claims = {0: 0.0, 1: 0.1, 2: 0.4}.get(f.prior_claims_365d, 0.7)
+    # earlier claims by recency and outcome: three claims this season weigh ~3, three old ones far less,
+    # and a claim on a parcel the carrier scanned lost does not count at all
+    weighted = f.prior_claims_weighted
+    claims = 0.0 if weighted < 0.6 else 0.1 if weighted < 1.1 else 0.4 if weighted < 1.5 else 0.7
     for cid in f.prior_claim_ids[:3]:
         evidence.append(Evidence(ref=f"claim:{cid}", detail="An earlier claim by the same customer."))
     unusual = 0.0
@@ -48,7 +70,19 @@ def assess(f: CustomerFacts) -> SignalReport:
                 detail=(f"Order of {f.order_amount:,.2f}; the customer's usual basket: {usual}."),
             )
         )
-    score = noisy_or(age, claims, unusual)
+    burst = velocity(f)
+    if burst:
+        evidence.append(
+            Evidence(
+                ref=f"order:{f.order_id}",
+                detail=(
+                    f"{f.orders_recent} orders worth {f.value_recent:,.2f} within {VELOCITY_DAYS} days of this one "
+                    f"({f.card_orders_recent} on a card of the same country), the account "
+                    f"{f.account_age_at_order_days:.0f} days old at the order."
+                ),
+            )
+        )
+    score = noisy_or(age, claims, unusual, burst)
     parts = []
     if age >= 0.35:
         parts.append(f"new account ({f.account_age_days:.0f} days)")
@@ -56,6 +90,8 @@ def assess(f: CustomerFacts) -> SignalReport:
         parts.append(f"{plural(f.prior_claims_365d, 'claim')} in the past year")
     if unusual:
         parts.append("order far above the usual basket")
+    if burst:
+        parts.append(f"{f.orders_recent} orders worth {f.value_recent:,.0f} within {VELOCITY_DAYS} days")
     summary = (
         ("Risky profile: " + ", ".join(parts))
         if parts

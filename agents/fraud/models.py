@@ -129,6 +129,10 @@ class ReturnFacts(BaseModel):
         return refs
 
 
+VELOCITY_DAYS = 7
+"""The window of the velocity facts: orders and value within this many days of the claimed order."""
+
+
 class CustomerFacts(BaseModel):
     claim_id: int
     customer_id: int
@@ -140,6 +144,17 @@ class CustomerFacts(BaseModel):
     avg_order_amount: float | None = Field(description="Mean amount of the customer's other orders")
     prior_claims: int = Field(description="Claims the customer opened before this one")
     prior_claims_365d: int
+    prior_claims_weighted: float = Field(
+        default=0.0,
+        description="Earlier claims weighted by recency (half-life 180 days), those on carrier-scanned losses left out",
+    )
+    account_age_at_order_days: float = Field(default=0.0, description="Days between signup and the claimed order")
+    orders_recent: int = Field(
+        default=1, description="The account's orders within VELOCITY_DAYS of the claimed one (it included)"
+    )
+    value_recent: float = Field(default=0.0, description="Their total value")
+    card_orders_recent: int = Field(default=1, description="Of those, orders paid with a card of the same country")
+    card_value_recent: float = Field(default=0.0, description="Their total value")
     prior_claim_ids: list[int] = Field(default_factory=list, description="Up to 10 of those claims")
     payment_incidents_365d: int
 

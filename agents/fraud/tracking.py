@@ -1,4 +1,4 @@
-"""Tracking agent: delivered-then-claimed, repeated lost parcels, carrier anomalies."""
+"""Tracking agent: delivered-then-claimed, repeated not-received claims on delivered parcels; carrier losses benign."""
 
 from __future__ import annotations
 
@@ -16,8 +16,17 @@ SIGNAL: SignalName = "tracking"
 FACTS = TrackingFacts
 
 
+def carrier_failure(f: TrackingFacts) -> bool:
+    """The carrier scanned this parcel lost (once or more) and never delivered it: its failure, not the customer's."""
+    return f.lost_scans_this_order >= 1 and f.delivered_at is None
+
+
 def assess(f: TrackingFacts) -> SignalReport:
-    """The deterministic rule: delivered-then-claimed and repetition, combined."""
+    """The deterministic rule: delivered-then-claimed and repeated not-received claims on delivered parcels.
+
+    A loss the carrier scanned is never suspicious on this signal, however many lost scans it has,
+    and earlier carrier-scanned losses barely count (see the agent's instructions, which say the same).
+    """
     evidence: list[Evidence] = []
     delivered = 0.45 if f.delivered_then_claimed else 0.0
     for event in f.events:
@@ -26,12 +35,13 @@ def assess(f: TrackingFacts) -> SignalReport:
             detail = f"{f.carrier} scanned '{event.kind}' on {event.at:%Y-%m-%d}{where}."
             evidence.append(Evidence(ref=f"shipment_event:{event.id}", detail=detail))
     repeat_claims = {0: 0.0, 1: 0.6}.get(f.customer_delivered_inr_claims_before, 0.8)
-    repeat_lost = {0: 0.0, 1: 0.2}.get(f.customer_lost_orders_before, 0.6)
-    lost_here = 0.4 if f.lost_scans_this_order >= 2 else 0.0
-    exceptions = 0.1 if f.exceptions_this_order else 0.0
-    score = noisy_or(delivered, repeat_claims, repeat_lost, lost_here, exceptions)
-    if f.lost_scans_this_order == 1 and not f.delivered_at and score < 0.2:
-        summary = f"{f.carrier} scanned the parcel as lost and never delivered it: a carrier failure"
+    # Earlier parcels the carrier itself scanned lost are the carrier's failures, not the customer's:
+    # only a run of them (three or more) hints at something, and weakly.
+    repeat_lost = 0.15 if f.customer_lost_orders_before >= 3 else 0.0
+    exceptions = 0.1 if f.exceptions_this_order and not carrier_failure(f) else 0.0
+    score = noisy_or(delivered, repeat_claims, repeat_lost, exceptions)
+    if carrier_failure(f):
+        summary = f"{f.carrier} scanned the parcel as lost and never delivered it: a carrier failure, not a fraud sign"
     elif f.delivered_then_claimed:
         summary = f"Scanned delivered {f.days_delivered_to_claim or 0:.0f} days before a not-received claim"
     else:

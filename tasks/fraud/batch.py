@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
 from agentflows.db.fraud import Claim, Order
@@ -91,11 +92,31 @@ def verdicts_batch(
     with engine().connect() as conn:
         facts = facts_batch(claim_ids, templates, conn)
         claims = claim_summaries(claim_ids, conn)
+    return verdicts_from_facts(claim_ids, facts, claims, calibration)
+
+
+def verdicts_from_facts(
+    claim_ids: Sequence[int],
+    facts: dict[SignalName, dict[int, BaseModel]],
+    claims: dict[int, ClaimSummary],
+    calibration: Calibration,
+    without: SignalName | None = None,
+) -> dict[int, BatchVerdict]:
+    """Decisions from already computed facts (the evaluation reuses one computation many times).
+
+    `without` removes one signal, for the ablation: its score counts as 0 and its facts are unknown
+    to the hard rules, so a pattern that only it catches shows as missed.
+    """
     signals = signals_from_facts(claim_ids, facts)
     verdicts: dict[int, BatchVerdict] = {}
     for cid in claim_ids:
         if cid not in claims:
             continue
+        if without is not None:
+            kept = signals[cid][without]
+            signals[cid] = signals[cid] | {
+                without: kept.model_copy(update={"score": 0.0, "rule_score": 0.0, "status": "ok", "error": None})
+            }
         found = list(signals[cid].values())
         risk = deterministic_risk(found, calibration)
         proposal = orchestrator.compose_offline(
@@ -109,7 +130,8 @@ def verdicts_batch(
                 block_min_strong=calibration.block_min_strong,
             ).model_dump(mode="json")
         )
-        case = case_fields(claims[cid], {name: facts[name][cid] for name in SIGNAL_NAMES if cid in facts[name]})
+        known = {name: facts[name][cid] for name in SIGNAL_NAMES if cid in facts[name] and name != without}
+        case = case_fields(claims[cid], known)
         decision, rule = bound(proposal.decision, risk, found, calibration, case)
         verdicts[cid] = BatchVerdict(cid, signals[cid], risk, proposal.decision, decision, rule)
     return verdicts

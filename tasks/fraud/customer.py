@@ -1,8 +1,12 @@
 """Customer signal facts: who is claiming, judged by their own history up to the claim.
 
 Account age, orders and spend before the claim, how this order compares with their usual basket,
-and how often they claimed or had payment incidents before. Only history before the claim counts,
-so a case looks the same whenever it is checked.
+how often they claimed or had payment incidents before, and velocity: the account's orders and
+their value within `VELOCITY_DAYS` of the claimed order (placed before the claim) (overall and on the same card country;
+the schema has no card id, so the card country stands for the card). Earlier claims are also
+weighted by recency (half-life `HALF_LIFE_DAYS`) and by outcome: a claim on a parcel the carrier
+itself scanned lost is the carrier's failure and does not count. Only history before the claim
+counts, so a case looks the same whenever it is checked.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from datetime import timedelta
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
 
-from agentflows.db.fraud import Claim, Customer, Order, PaymentIncident
-from agents.fraud.models import CustomerFacts
+from agentflows.db.fraud import Claim, Customer, Order, PaymentIncident, ShipmentEvent, ShipmentEventKind
+from agents.fraud.models import VELOCITY_DAYS, CustomerFacts
 from tasks.fraud.common import claims_frame, frame, grouped_records, utc
+
+HALF_LIFE_DAYS = 180.0
+"""An earlier claim counts half as much after this many days (history weighted by recency)."""
+Placed = aliased(Order)
 
 
 def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, CustomerFacts]:
@@ -43,13 +51,35 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
         .group_by(Claim.id),
     ).set_index("claim_id")
     earlier = aliased(Claim)
+    carrier_lost = select(ShipmentEvent.order_id).where(ShipmentEvent.kind == ShipmentEventKind.LOST).scalar_subquery()
     prior = frame(
         conn,
-        select(Claim.id.label("claim_id"), earlier.id.label("prior_id"), earlier.opened_at.label("prior_at"))
+        select(
+            Claim.id.label("claim_id"),
+            earlier.id.label("prior_id"),
+            earlier.opened_at.label("prior_at"),
+            earlier.order_id.in_(carrier_lost).label("carrier_lost"),
+        )
         .join(earlier, (earlier.customer_id == Claim.customer_id) & (earlier.opened_at < Claim.opened_at))
         .where(Claim.id.in_(ids)),
     )
     prior["prior_at"] = utc(prior["prior_at"])
+    burst = frame(  # velocity: the account's orders within VELOCITY_DAYS of the claimed one, before the claim
+        conn,
+        select(
+            Claim.id.label("claim_id"),
+            Order.amount,
+            Order.card_country,
+            Order.placed_at,
+            Placed.placed_at.label("claimed_placed_at"),
+        )
+        .join(Placed, Placed.id == Claim.order_id)
+        .join(Order, (Order.customer_id == Claim.customer_id) & (Order.placed_at < Claim.opened_at))
+        .where(Claim.id.in_(ids)),
+    )
+    if not burst.empty:
+        gap = (utc(burst["placed_at"]) - utc(burst["claimed_placed_at"])).abs()
+        burst = burst[gap <= timedelta(days=VELOCITY_DAYS)]
     incidents = frame(
         conn,
         select(Claim.id.label("claim_id"), PaymentIncident.occurred_at)
@@ -62,6 +92,15 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
     incidents["occurred_at"] = utc(incidents["occurred_at"])
 
     df = claims.merge(profile, on="customer_id")
+    burst["amount"] = burst["amount"].astype(float)
+    burst = burst.merge(claims[["claim_id", "card_country"]], on="claim_id", suffixes=("", "_claimed"))
+    burst["same_card"] = burst["card_country"] == burst["card_country_claimed"]
+    velocity = burst.groupby("claim_id").agg(
+        orders=("amount", "size"),
+        value=("amount", "sum"),
+        card_orders=("same_card", "sum"),
+        card_value=("amount", lambda a: float(a[burst.loc[a.index, "same_card"]].sum())),
+    )
     prior = prior.merge(claims[["claim_id", "opened_at"]], on="claim_id")
     prior["recent"] = prior["prior_at"] >= prior["opened_at"] - timedelta(days=365)
     incidents = incidents.merge(claims[["claim_id", "opened_at"]], on="claim_id")
@@ -85,6 +124,21 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
             avg_order_amount=round(float(orders.loc[cid, "avg_order_amount"]), 2) if has_orders else None,
             prior_claims=len(history),
             prior_claims_365d=sum(1 for h in history if h["recent"]),
+            prior_claims_weighted=round(
+                sum(
+                    0.5 ** ((row.opened_at - h["prior_at"]).total_seconds() / 86400 / HALF_LIFE_DAYS)
+                    for h in history
+                    if not h["carrier_lost"]
+                ),
+                3,
+            ),
+            account_age_at_order_days=round((row.placed_at - row.signup_at).total_seconds() / 86400, 1),
+            orders_recent=int(velocity.loc[cid, "orders"]) if cid in velocity.index else 1,
+            value_recent=round(float(velocity.loc[cid, "value"]), 2) if cid in velocity.index else row.order_amount,
+            card_orders_recent=int(velocity.loc[cid, "card_orders"]) if cid in velocity.index else 1,
+            card_value_recent=(
+                round(float(velocity.loc[cid, "card_value"]), 2) if cid in velocity.index else row.order_amount
+            ),
             prior_claim_ids=[int(h["prior_id"]) for h in history[:10]],
             payment_incidents_365d=int(incident_counts.get(cid, 0)),
         )

@@ -1,12 +1,15 @@
-"""Evaluating the fraud check on the seeded, labelled claims, and calibrating it without cheating.
+"""Evaluating the fraud check on labelled claims (seeded, or a team's own CSV), and calibrating it without cheating.
 
-Claims are split once, by a hash of their id: about 40 % form the held-out split, the rest the
-training split. `calibrate` fits the risk weights and both thresholds on the training split only
-(logistic regression with the regularisation chosen by cross-validated log-loss; the review
-threshold maximises F2 on out-of-fold predictions, since a missed fraud costs more than a review;
-the block threshold is the lowest one above every benign claim out of fold). `evaluate` reports
+Labels are the seeded `claim_labels` or a team's file (`tasks.fraud.labels`: claim external id or
+id, fraud / legit, optional pattern). Claims are split once, by a hash of their reference: about
+40 % form the held-out split, the rest the training split. `calibrate` fits the risk weights and
+both thresholds on the training split only (logistic regression with the regularisation chosen by
+cross-validated log-loss over `FOLDS` folds; thresholds by `thresholds`, the documented rule with
+a margin: the review threshold below the lowest fraud score the F2-best cut flags, the block
+threshold above every benign claim out of fold and strictly above review). `evaluate` reports
 on the held-out split, which the calibration never saw: precision, recall and F1 of "not cleared"
-(review or block) against the fraud label, the confusion matrix and the review rate.
+(review or block) against the fraud label, the confusion matrix and the review rate;
+`evaluate_with_ablation` adds, per signal, the same figures without it.
 
 The evaluation runs the batch path (`tasks.fraud.batch`): six set-wise signal computations and the
 offline composers applied directly, instead of seven agent runs per claim inside Prefect. These are
@@ -21,48 +24,49 @@ a reviewer reads before approving a change to the fraud rules; `calibrate` fits 
 
 from __future__ import annotations
 
-import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 
 from agentflows.db import session_scope
-from agentflows.db.fraud import ClaimLabel, FraudDecision
+from agentflows.db.fraud import FraudDecision
 from agentflows.workspace import Snapshot, write_snapshot
 from agents.fraud.config import RULES_PATH, with_fitted_values
 from agents.fraud.models import SIGNAL_NAMES, Decision
 from agents.fraud.rules import Calibration
 from agents.workspace import Workspace, load_workspace
-from tasks.fraud.batch import BatchVerdict, verdicts_batch
+from tasks.fraud.batch import BatchVerdict, claim_summaries, verdicts_batch, verdicts_from_facts
+from tasks.fraud.common import engine
+from tasks.fraud.labels import HOLDOUT_PERCENT, Labels, Split, seeded_labels
+from tasks.fraud.labels import is_holdout as is_holdout  # re-exported: callers split claims the same way
 from tasks.fraud.risk import load_calibration, overrides_in_use, templates_in_use
-from tasks.fraud.signals import assess_batch
+from tasks.fraud.signals import assess_batch, facts_batch
 from tasks.workspace import active_workspace
 
-Split = Literal["holdout", "train", "all"]
-HOLDOUT_PERCENT = 40
 BETA = 2.0  # a missed fraud costs more than an extra review: F2 weighs recall four times as much as precision
 GOAL = {"recall": 0.90, "precision": 0.85, "review_rate": 0.25}
+FOLDS = 5
+REVIEW_MARGIN = 0.02
+"""The review threshold sits at least this far (in risk) below the lowest fraud score the best cut flags."""
+LOGIT_MARGIN = 2.0
+"""The review threshold's margin below the lowest flagged fraud, in log-odds (about 7x lower odds)."""
+PRECISION_FLOOR = 0.90
+"""Out-of-fold precision the review cut keeps (a margin above the 0.85 goal)."""
+REVIEW_BUDGET = 0.15
+"""Out-of-fold review rate the review cut may spend at most (the goal allows 0.25)."""
+BLOCK_GAP = 0.10
+"""The block threshold sits at least this far above the review threshold."""
 
 
-def is_holdout(claim_id: int) -> bool:
-    """A fixed, seed-independent split: the same claim is always on the same side."""
-    digest = hashlib.sha256(f"fraud-split:{claim_id}".encode()).hexdigest()
-    return int(digest, 16) % 100 < HOLDOUT_PERCENT
-
-
-def labelled(split: Split = "holdout") -> dict[int, tuple[bool, str]]:
-    """{claim_id: (is_fraud, pattern)} of the labelled claims in `split`."""
-    with session_scope() as session:
-        rows = session.execute(select(ClaimLabel.claim_id, ClaimLabel.is_fraud, ClaimLabel.pattern)).all()
-    if not rows:
-        raise LookupError("no labelled claims: run `agentflows seed` first")
-    keep = {"holdout": lambda c: is_holdout(c), "train": lambda c: not is_holdout(c), "all": lambda c: True}[split]
-    return {cid: (bool(fraud), pattern) for cid, fraud, pattern in rows if keep(cid)}
+def labelled(split: Split = "holdout", labels: Labels | None = None) -> dict[int, tuple[bool, str]]:
+    """{claim_id: (is_fraud, pattern)} of the labelled claims in `split` (default: the seeded labels)."""
+    return (labels or seeded_labels()).split(split)
 
 
 @dataclass
@@ -139,6 +143,14 @@ def _verdicts(
     return verdicts, calibration
 
 
+def _counts(labels: dict[int, tuple[bool, str]], verdicts: dict[int, BatchVerdict]) -> dict[str, int]:
+    counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    for cid, verdict in verdicts.items():
+        flagged = verdict.decision != "clear"
+        counts[("t" if flagged == labels[cid][0] else "f") + ("p" if flagged else "n")] += 1
+    return counts
+
+
 def _report(
     split: str,
     labels: dict[int, tuple[bool, str]],
@@ -147,15 +159,11 @@ def _report(
     workspace: Workspace,
     seconds: float,
 ) -> EvalReport:
-    counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     patterns: dict[str, dict[str, int]] = {}
     for cid, verdict in verdicts.items():
-        fraud, pattern = labels[cid]
-        flagged = verdict.decision != "clear"
-        counts[("t" if flagged == fraud else "f") + ("p" if flagged else "n")] += 1
-        stats = patterns.setdefault(pattern, {"claims": 0, "flagged": 0})
+        stats = patterns.setdefault(labels[cid][1], {"claims": 0, "flagged": 0})
         stats["claims"] += 1
-        stats["flagged"] += int(flagged)
+        stats["flagged"] += int(verdict.decision != "clear")
     return EvalReport(
         split=split,
         claims=len(verdicts),
@@ -176,23 +184,93 @@ def _report(
         ],
         workspace_version=workspace.version,
         rules_version=workspace.fraud.rules_version,
-        **counts,
+        **_counts(labels, verdicts),
     )
 
 
 def evaluate(
-    split: Split = "holdout", calibration: Calibration | None = None, workspace: Workspace | None = None
+    split: Split = "holdout",
+    calibration: Calibration | None = None,
+    workspace: Workspace | None = None,
+    labels: Labels | None = None,
 ) -> EvalReport:
     """Run the checks on the labelled claims of `split` and score the decisions against the labels.
 
     `workspace` (default: the active one) gives the weights, thresholds, hard rules and templates;
-    `calibration`, when given, replaces its weights and thresholds (and hard rules).
+    `calibration`, when given, replaces its weights and thresholds (and hard rules); `labels`
+    (default: the seeded ones) are the claims to score, e.g. a team's own (`tasks.fraud.labels`).
+    """
+    return evaluate_with_ablation(split, calibration, workspace, labels, ablate=False)[0]
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    """The check without one signal: what it catches alone shows as recall lost."""
+
+    signal: str
+    precision: float
+    recall: float
+    review_rate: float
+    recall_change: float
+    precision_change: float
+    frauds_lost: int  # frauds flagged with every signal and cleared without this one
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "without": self.signal,
+            "precision": round(self.precision, 3),
+            "recall": round(self.recall, 3),
+            "review rate": round(self.review_rate, 3),
+            "recall change": f"{self.recall_change:+.3f}",
+            "precision change": f"{self.precision_change:+.3f}",
+            "frauds only it catches": self.frauds_lost,
+        }
+
+
+def evaluate_with_ablation(
+    split: Split = "holdout",
+    calibration: Calibration | None = None,
+    workspace: Workspace | None = None,
+    labels: Labels | None = None,
+    ablate: bool = True,
+) -> tuple[EvalReport, list[AblationRow]]:
+    """`evaluate`, and per signal the same evaluation without it (facts computed once, reused).
+
+    A signal whose removal costs a lot of recall carries a fraud pattern alone: one change in how
+    fraudsters behave on that aspect and the pattern goes undetected.
     """
     started = time.perf_counter()
-    labels = labelled(split)
+    chosen = labelled(split, labels)
+    if not chosen:
+        raise LookupError(f"no labelled claims in the {split} split; try --split all")
     workspace = workspace or active_workspace()
-    verdicts, calibration = _verdicts(labels, workspace, calibration)
-    return _report(split, labels, verdicts, calibration, workspace, time.perf_counter() - started)
+    calibration = calibration or load_calibration(workspace=workspace)
+    ids = sorted(chosen)
+    with engine().connect() as conn:
+        facts = facts_batch(ids, templates_in_use(workspace), conn)
+        claims = claim_summaries(ids, conn)
+    verdicts = verdicts_from_facts(ids, facts, claims, calibration)
+    report = _report(split, chosen, verdicts, calibration, workspace, time.perf_counter() - started)
+    rows: list[AblationRow] = []
+    if ablate:
+        caught = {cid for cid, v in verdicts.items() if v.decision != "clear" and chosen[cid][0]}
+        for name in SIGNAL_NAMES:
+            without = verdicts_from_facts(ids, facts, claims, calibration, without=name)
+            c = _counts(chosen, without)
+            precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
+            recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
+            rows.append(
+                AblationRow(
+                    signal=name,
+                    precision=precision,
+                    recall=recall,
+                    review_rate=sum(1 for v in without.values() if v.decision == "review") / max(len(without), 1),
+                    recall_change=recall - report.recall,
+                    precision_change=precision - report.precision,
+                    frauds_lost=sum(1 for cid in caught if without[cid].decision == "clear"),
+                )
+            )
+    return report, rows
 
 
 # --- comparing a proposed workspace with the active one -------------------------------------------
@@ -337,7 +415,9 @@ def _rule_changes(active: Workspace, proposed: Workspace, a: Calibration, p: Cal
     return changes
 
 
-def compare_fraud(active: Workspace, proposed: Workspace, split: Split = "holdout") -> FraudComparison:
+def compare_fraud(
+    active: Workspace, proposed: Workspace, split: Split = "holdout", labels: Labels | None = None
+) -> FraudComparison:
     """Evaluate `active` and `proposed` on the same labelled claims of `split` and list what changes.
 
     Offline and deterministic (the batch path: set-wise signals, the offline orchestrator, the same
@@ -346,15 +426,15 @@ def compare_fraud(active: Workspace, proposed: Workspace, split: Split = "holdou
     changed agent file is not evaluated here; the report says so when such a file changed.
     """
     started = time.perf_counter()
-    labels = labelled(split)
-    before, cal_a = _verdicts(labels, active)
-    after, cal_p = _verdicts(labels, proposed)
+    chosen = labelled(split, labels)
+    before, cal_a = _verdicts(chosen, active)
+    after, cal_p = _verdicts(chosen, proposed)
     seconds = time.perf_counter() - started
     changes = [
         VerdictChange(
             claim_id=cid,
-            pattern=labels[cid][1],
-            fraud=labels[cid][0],
+            pattern=chosen[cid][1],
+            fraud=chosen[cid][0],
             before=before[cid].decision,
             after=after[cid].decision,
             why_before=_why(before[cid], cal_a),
@@ -373,8 +453,8 @@ def compare_fraud(active: Workspace, proposed: Workspace, split: Split = "holdou
         )
     return FraudComparison(
         split=split,
-        active=_report(split, labels, before, cal_a, active, seconds / 2),
-        proposed=_report(split, labels, after, cal_p, proposed, seconds / 2),
+        active=_report(split, chosen, before, cal_a, active, seconds / 2),
+        proposed=_report(split, chosen, after, cal_p, proposed, seconds / 2),
         changes=changes,
         rule_changes=_rule_changes(active, proposed, cal_a, cal_p),
         notes=notes,
@@ -397,27 +477,92 @@ def review_threshold(scores: np.ndarray, fraud: np.ndarray) -> float:
     return best_t
 
 
-def calibrate(calibration_template: Calibration | None = None, workspace: Workspace | None = None) -> Calibration:
+def recall_first_cut(scores: np.ndarray, fraud: np.ndarray) -> float:
+    """The lowest cut whose out-of-fold precision is still >= `PRECISION_FLOOR` within `REVIEW_BUDGET`.
+
+    Recall first: a missed fraud costs more than a review, and frauds on another shop's data score
+    lower than on the data the weights were fitted on (their patterns differ), so the review
+    threshold goes as low as the training data allows without spending precision below the floor.
+    Falls back to the F2-best cut when no cut reaches the floor.
+    """
+    order = np.argsort(-scores, kind="stable")
+    s, f = scores[order], fraud[order]
+    tp, flagged = np.cumsum(f), np.arange(1, len(s) + 1)
+    ok = (tp / flagged >= PRECISION_FLOOR) & (flagged / len(s) <= REVIEW_BUDGET) & f
+    if not ok.any():
+        return review_threshold(scores, fraud)
+    return float(s[np.nonzero(ok)[0].max()])
+
+
+def thresholds(scores: np.ndarray, fraud: np.ndarray) -> tuple[float, float]:
+    """Review and block thresholds from out-of-fold scores, with a margin on both (the documented rule).
+
+    Review: take the recall-first cut (`recall_first_cut`) and the lowest fraud score it flags; the
+    review threshold sits `LOGIT_MARGIN` below it in log-odds (the odds of fraud about 7 times
+    lower), and at least `REVIEW_MARGIN` below it in risk (never below 0.001): frauds on another
+    shop's data score lower than on the data the weights were fitted on, and a margin in log-odds
+    means the same at every height of the risk curve. Block: above every benign claim out of fold,
+    and at least `BLOCK_GAP` above review; always strictly above review.
+    """
+    best = recall_first_cut(scores, fraud)
+    flagged_frauds = scores[fraud & (scores >= best)]
+    lowest = min(max(float(flagged_frauds.min()) if flagged_frauds.size else best, 1e-6), 1 - 1e-6)
+    lowered = 1 / (1 + math.exp(-(math.log(lowest / (1 - lowest)) - LOGIT_MARGIN)))
+    review = max(0.001, min(lowered, lowest - REVIEW_MARGIN))
+    review = math.floor(review * 10_000) / 10_000
+    benign = scores[~fraud]
+    block = max(review + BLOCK_GAP, (float(benign.max()) + 0.01) if benign.size else 0.0)
+    block = min(block, 0.99) if review < 0.98 else 1.0
+    block = math.ceil(block * 10_000) / 10_000
+    if block <= review:  # only when review sits at the very top of the scale
+        block = min(1.0, review + 0.0001)
+    return review, block
+
+
+def _rates(scores: np.ndarray, fraud: np.ndarray, review: float) -> dict[str, float]:
+    flagged = scores >= review
+    tp = float((flagged & fraud).sum())
+    return {
+        "recall": round(tp / max(float(fraud.sum()), 1.0), 3),
+        "precision": round(tp / max(float(flagged.sum()), 1.0), 3),
+        "review_rate": round(float(flagged.mean()) if flagged.size else 0.0, 3),
+    }
+
+
+def calibrate(
+    calibration_template: Calibration | None = None,
+    workspace: Workspace | None = None,
+    labels: Labels | None = None,
+) -> Calibration:
     """Fit weights and thresholds on the training split only (the held-out split is never read).
 
-    The signals are computed with `workspace`'s templates (default: the active workspace);
-    `strong_signal` and `block_min_strong` are kept from `calibration_template`, the hard rules too.
+    The signals are computed with `workspace`'s templates (default: the active workspace) for the
+    training part of `labels` (default: the seeded labels); `strong_signal`, `block_min_strong`
+    and the hard rules are kept from `calibration_template`. `fit:` records the cross-validated
+    figures: recall, precision and review rate out of fold at the chosen thresholds, over all
+    folds and per fold (min-max), so a team sees how much they move before trusting them.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    labels = labelled("train")
+    chosen = labelled("train", labels)
     strong_signal, block_min_strong = (
         (calibration_template.strong_signal, calibration_template.block_min_strong)
         if calibration_template
         else (0.5, 3)
     )
     workspace = workspace or active_workspace()
-    signals = assess_batch(sorted(labels), templates_in_use(workspace))
+    signals = assess_batch(sorted(chosen), templates_in_use(workspace))
     ids = sorted(signals)
     x = np.array([[signals[c][n].rule_score for n in SIGNAL_NAMES] for c in ids])
-    y = np.array([labels[c][0] for c in ids])
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    y = np.array([chosen[c][0] for c in ids], dtype=bool)
+    frauds = int(y.sum())
+    if frauds < FOLDS or len(ids) - frauds < FOLDS:
+        raise LookupError(
+            f"calibration needs at least {FOLDS} fraud and {FOLDS} legit claims in the training split "
+            f"(found {frauds} fraud, {len(ids) - frauds} legit of {len(ids)}); label more claims"
+        )
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
     best_c, best_loss = 1.0, float("inf")
     for c in (0.3, 1.0, 3.0, 10.0, 30.0, 100.0):
         oof = cross_val_predict(LogisticRegression(C=c, max_iter=2000), x, y, cv=folds, method="predict_proba")[:, 1]
@@ -425,28 +570,36 @@ def calibrate(calibration_template: Calibration | None = None, workspace: Worksp
         if loss < best_loss:
             best_c, best_loss = c, loss
     oof = cross_val_predict(LogisticRegression(C=best_c, max_iter=2000), x, y, cv=folds, method="predict_proba")[:, 1]
-    review = review_threshold(oof, y)
-    benign_max = float(oof[~y].max())
-    block = max(review, min(0.99, benign_max + 0.01))
+    review, block = thresholds(oof, y)
     model = LogisticRegression(C=best_c, max_iter=2000).fit(x, y)
-    flagged = oof >= review
+    per_fold = [_rates(oof[test], y[test], review) for _, test in folds.split(x, y)]
+    overall = _rates(oof, y, review)
     return Calibration(
         weights={n: round(float(w), 4) for n, w in zip(SIGNAL_NAMES, model.coef_[0], strict=True)},
         bias=round(float(model.intercept_[0]), 4),
-        review_threshold=round(review, 4),
-        block_threshold=round(block, 4),
+        review_threshold=review,
+        block_threshold=block,
         strong_signal=strong_signal,
         block_min_strong=block_min_strong,
         hard_rules=calibration_template.hard_rules if calibration_template else (),
         fit={
-            "split": f"training split: sha256('fraud-split:<claim_id>') % 100 >= {HOLDOUT_PERCENT}",
+            "labels": labels.source if labels else "claim_labels (seeded)",
+            "split": f"training split: sha256('fraud-split:<claim ref>') % 100 >= {HOLDOUT_PERCENT}",
             "train_claims": len(ids),
-            "train_frauds": int(y.sum()),
+            "train_frauds": frauds,
             "C": best_c,
-            "threshold_rule": f"review: max F{BETA:g} out of fold; block: above every benign claim out of fold",
-            "oof_recall": round(float((flagged & y).sum() / y.sum()), 3),
-            "oof_precision": round(float((flagged & y).sum() / max(flagged.sum(), 1)), 3),
-            "oof_review_rate": round(float(flagged.mean()), 3),
+            "threshold_rule": (
+                f"review: lowest cut out of fold with precision >= {PRECISION_FLOOR} and review rate <= "
+                f"{REVIEW_BUDGET}, then {LOGIT_MARGIN:g} lower in log-odds and at least "
+                f"{REVIEW_MARGIN} below the lowest fraud it flags; block: above every benign claim out of fold "
+                f"and at least {BLOCK_GAP} above review"
+            ),
+            "cv_folds": FOLDS,
+            "oof_recall": overall["recall"],
+            "oof_precision": overall["precision"],
+            "oof_review_rate": overall["review_rate"],
+            "cv_recall_range": [min(f["recall"] for f in per_fold), max(f["recall"] for f in per_fold)],
+            "cv_precision_range": [min(f["precision"] for f in per_fold), max(f["precision"] for f in per_fold)],
             "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )

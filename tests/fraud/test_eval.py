@@ -60,3 +60,13 @@ def test_eval_is_published_as_a_prefect_table_artifact(prefect_server, market_db
 
     [artifact] = asyncio.run(read())[:1]
     assert artifact.type == "table" and "precision" in str(artifact.data)
+
+    async def read_ablation():  # type: ignore[no-untyped-def]
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["fraud-eval-holdout-ablation"]))
+            )
+
+    [ablation] = asyncio.run(read_ablation())[:1]
+    assert ablation.type == "table"
+    assert all(name in str(ablation.data) for name in ("address", "payment", "conversation", "frauds only it catches"))

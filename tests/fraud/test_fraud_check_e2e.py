@@ -218,7 +218,20 @@ def test_a_template_added_between_two_runs_is_used_by_the_second(prefect_server,
 
     asyncio.run(fraud_check(first))
     (template_dir / "gift-card-swap.md").write_text(NEW_TACTIC)
-    asyncio.run(fraud_check(second))
+    # Matching a known tactic can now send a clean case to review (the conversation signal weighs more
+    # since the shipped calibration was refit): answer the review, if any, so the run finishes.
+    run = run_in_background(lambda: fraud_check(second))
+
+    def settled() -> bool:
+        run.check()
+        row = check_row(second)
+        paused = row is not None and row.status == CheckStatus.AWAITING_REVIEW
+        return (not run.thread.is_alive()) or (paused and flow_run_state(row.flow_run_id) == "PAUSED")  # type: ignore[union-attr]
+
+    wait_for(settled, timeout=180, what="the second check to decide or pause")
+    if run.thread.is_alive():
+        asyncio.run(submit_review(*review_input(second, "not fraud", "Kim", "gift cards checked with the customer")))
+    run.join(180)
 
     version = {t.name: t.version for t in load_templates().templates}["gift-card-swap"]
     before, after = decisions(first)[0], decisions(second)[0]

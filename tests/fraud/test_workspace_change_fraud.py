@@ -26,7 +26,7 @@ def test_a_threshold_change_that_lowers_recall_says_so_before_anyone_approves(
     shutil.copytree(SHIPPED, active)
     shutil.copytree(SHIPPED, proposal)
     rules = proposal / "fraud" / "rules.yaml"
-    rules.write_text(re.sub(r"(?m)^review_threshold: .*$", "review_threshold: 0.7", rules.read_text()))
+    rules.write_text(re.sub(r"(?m)^review_threshold: .*$", "review_threshold: 0.6", rules.read_text()))
     monkeypatch.setenv("AGENTFLOWS_WORKSPACE", str(active))
     monkeypatch.setenv("AGENTFLOWS_APPROVAL_POLL_S", "1")
     get_settings.cache_clear()
@@ -46,7 +46,7 @@ def test_a_threshold_change_that_lowers_recall_says_so_before_anyone_approves(
     recall = re.search(r"\| recall \| ([0-9.]+) \| ([0-9.]+) \| ([+-][0-9.]+) \|", report)
     assert recall, report[:2000]
     assert float(recall[2]) < float(recall[1]), "the proposal's lower recall is in the artifact"
-    assert "`review_threshold`" in report and "-> 0.7" in report
+    assert "`review_threshold`" in report and "-> 0.6" in report
     assert re.search(r"## Claims whose verdict changes \([1-9]\d*\)", report)
     asyncio.run(
         resume_paused_run(
