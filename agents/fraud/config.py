@@ -16,8 +16,8 @@ rules.yaml layout (the shipped one is `agentflows/data/workspace/fraud/rules.yam
 
     weights: {address: 2.6, return_distance: 7.0, customer: 4.7, tracking: 6.7, payment: 8.8, conversation: 5.2}
     bias: -8.66
-    review_threshold: 0.32
-    block_threshold: 0.85
+    review_threshold: 0.2
+    block_threshold: 0.68
     strong_signal: 0.5        # optional, default 0.5
     block_min_strong: 3       # optional, default 3
     fit: {...}                # optional, informational: where the fitted values came from
