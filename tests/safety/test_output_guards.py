@@ -118,7 +118,7 @@ def test_a_copied_paragraph_of_the_instructions_fails_and_a_short_shared_phrase_
     )
     [problem] = output_problems(copied, policy())
     assert "repeats 21 words of your instructions" in problem
-    assert "write three personalised cold emails" in problem and "seller_company" not in problem, "no leak"
+    assert "Write three personalised cold emails" in problem and "seller_company" not in problem, "no leak"
     shared = "Hi Ada,\n\nOne clear call to action: would a call next week help?\n\nBest, Sam"  # 5 shared words
     assert output_problems(shared, policy()) == []
 
@@ -150,7 +150,7 @@ def test_the_allow_list_setting_names_our_domains(monkeypatch: pytest.MonkeyPatc
 def test_verbatim_website_text_is_found_in_a_draft():
     site = "Byrne Freight moves goods for 300 retailers across the Nordics every single day of the year."
     draft = "Hi Ada, I read that Byrne Freight moves goods for 300 retailers across the Nordics every day."
-    assert verbatim_from(draft, [site]) == ["byrne freight moves goods for 300 retailers across the nordics every"]
+    assert verbatim_from(draft, [site]) == ["Byrne Freight moves goods for 300 retailers across the Nordics every"]
     assert verbatim_from("Hi Ada, your team ships for many retailers in the north.", [site]) == []
 
 
@@ -354,3 +354,33 @@ def test_the_obedient_writer_is_refused_at_agent_level_too():
     instructions = f"{writers.COMMON}\n{ws.writers[writer].instructions}"
     [problem] = writers.guard_drafts(drafts, writers.writer_policy(data, instructions))
     assert problem.startswith("variant 1 body:") and "evil.example" in problem
+
+
+def test_the_approval_form_marks_draft_text_copied_from_the_website():
+    """The reviewer sees which words of a draft are the website's own (as the brief quotes it), safely escaped."""
+    from agents.outreach.brief import EmailVariant, Fact, ProspectBrief
+    from flows.prospect_outreach import form_description
+    from tests.test_markdown_artifacts import check_page
+
+    site = "Byrne Freight moves goods for 300 <b>retailers</b> | across the Nordics every day of the year."
+    brief = ProspectBrief(
+        summary="s",
+        facts=[
+            Fact(id="F1", text=site, source="web:https://byrnefreight.example/"),
+            Fact(id="F2", text="x" * 5, source="profile"),
+        ],
+        web_source="used: https://byrnefreight.example/",
+    )
+    copied = f"Hi Ada,\n\nI read that {site}\n\nBest, Sam"
+    own = "Hi Ada,\n\nYour team ships for many retailers in the north. A call next week?\n\nBest, Sam"
+    variants = [
+        EmailVariant(subject=f"Subject {i}", body=b, angle=f"angle {i}", facts_used=["F1"])
+        for i, b in enumerate([copied, own, own])
+    ]
+    link = "http://127.0.0.1:4200/artifacts/artifact/1"
+    form = form_description(profile(), "openai:gpt-4o-mini", EmailDrafts(variants=variants), link, brief)
+    check_page(form, headings=["Ada", "Variant 1", "Variant 2", "Variant 3"], table_rows=[], links=(link,))
+    variant_1, rest = form.split("#### Variant 2", 1)
+    assert "Verbatim from the prospect's website" in variant_1 and "Verbatim" not in rest
+    assert "Byrne Freight moves goods for 300 &lt;b&gt;retailers&lt;/b&gt; \\| across the Nordics" in variant_1
+    assert "Verbatim" not in form_description(profile(), "m", EmailDrafts(variants=variants), link), "no brief, no mark"
