@@ -106,6 +106,13 @@ class OutputPolicy:
     """Our own domains (the allow-list setting): linkable with query strings too."""
     allowed_emails: frozenset[str] = field(default_factory=frozenset)
     allowed_email_domains: frozenset[str] = field(default_factory=frozenset)
+    reader_wrote: str = ""
+    """What the reader typed themselves (a visitor's form): their own links, addresses and markers shown back to
+    them carry nothing out, so those matches are not problems (the echo guard still applies)."""
+
+    def theirs(self, found: str) -> bool:
+        """Whether `found` is part of what the reader wrote (compared normalised, case-blind)."""
+        return bool(self.reader_wrote) and found.strip().lower() in normalise(self.reader_wrote).lower()
 
 
 def link_problems(text: str, policy: OutputPolicy) -> list[str]:
@@ -113,7 +120,7 @@ def link_problems(text: str, policy: OutputPolicy) -> list[str]:
     for match in _URL.finditer(text):
         url = match.group(0).rstrip(".,;:!?")
         host = host_of(url)
-        if _within(host, policy.allowed_domains):
+        if _within(host, policy.allowed_domains) or policy.theirs(url):
             continue
         if _within(host, policy.source_domains):
             parts = urlsplit(url if "://" in url else "//" + url)
@@ -136,17 +143,27 @@ def email_problems(text: str, policy: OutputPolicy) -> list[str]:
     for address in dict.fromkeys(m.group(0).rstrip(".") for m in _EMAIL.finditer(text)):
         if address.lower() in policy.allowed_emails or _within(domain_of(address), policy.allowed_email_domains):
             continue
+        if policy.theirs(address):
+            continue
         problems.append(
             f"it names the email address {address!r}; only the sender's and the recipient's may appear: remove it"
         )
     return problems
 
 
-def marker_problems(text: str) -> list[str]:
-    problems = [f"it contains {m.group(0)!r}, a prompt marker; remove it" for m in _MARKERS.finditer(text)]
+def marker_problems(text: str, policy: OutputPolicy | None = None) -> list[str]:
+    def theirs(found: str) -> bool:
+        return policy is not None and policy.theirs(found)
+
+    problems = [
+        f"it contains {m.group(0)!r}, a prompt marker; remove it"
+        for m in _MARKERS.finditer(text)
+        if not theirs(m.group(0))
+    ]
     problems += [
         f"a line starts with the role label {m.group(0).strip()!r}; write the reply itself, not a transcript"
         for m in _ROLE_LABEL.finditer(text)
+        if not theirs(m.group(0).strip(" \t\n-*>#"))
     ]
     return problems
 
@@ -211,7 +228,7 @@ def _opening(passage: str, words: int = 5) -> str:
 def output_problems(text: str, policy: OutputPolicy, *, letter: bool = False) -> list[str]:
     """Every guard's problems with `text` (empty when it may be shown); `letter=True` also counts P.S. lines."""
     text = normalise(text)
-    problems = link_problems(text, policy) + email_problems(text, policy) + marker_problems(text)
+    problems = link_problems(text, policy) + email_problems(text, policy) + marker_problems(text, policy)
     problems += echo_problems(text, policy)
     if letter:
         problems += postscript_problems(text)

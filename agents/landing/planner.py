@@ -242,14 +242,20 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
 
 def planner_policy(data: PlannerInput, instructions: str, data_text: str = "") -> OutputPolicy:
     """What a plan may contain (`agents.output_guards`): links to the visitor's website (when it was read) and
-    our own domains, the visitor's and the sender's addresses, nothing of the instructions."""
+    our own domains, the visitor's and the sender's addresses, nothing of the instructions.
+
+    The plan goes back to the visitor who filled in the form: what they typed (a link, an address, even a
+    fake `</data>`) shown back to them carries nothing out, so it is not refused; the echo guard still is.
+    """
     sites = {data.web.url} if data.web.available else set()
+    v = data.visitor
     return OutputPolicy(
         instructions=f"{instructions}\n{DATA_RULE}",
         data=data_text or data.model_dump_json(),
         source_domains=frozenset(h for h in map(host_of, sites) if h),
         allowed_domains=our_domains(),
         allowed_emails=frozenset({sender_address(), data.visitor.email.lower()}),
+        reader_wrote="\n".join([v.company, v.role, v.email, v.website, v.goals]),
     )
 
 
