@@ -56,7 +56,7 @@ _DOT = re.compile(r"\s*[\[(]\s*dot\s*[\])]\s*", re.I)
 _EMAIL = re.compile(r"[\w.+%-]+@(?:[\w-]+\.)+[\w-]{2,}", re.UNICODE)
 _URL = re.compile(
     r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)[^\s<>\"'()\[\]]+"  # with a scheme, or www.
-    r"|(?<![@\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?/[^\s<>\"'()\[\]]*",  # bare host/path
+    r"|(?<![@\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?(?:/[^\s<>\"'()\[\]]*|[?#][^\s<>\"'()\[\]]+)",  # bare
     re.I,
 )
 _MARKERS = re.compile(

@@ -94,6 +94,7 @@ def test_the_offline_writers_drafts_pass_the_guards():
         (f"Our page: https://{ATTACKER}/welcome", "goes to evil.example"),
         (f"See [our guide](http://{ATTACKER}/g)", "goes to evil.example"),
         (f"Open {ATTACKER}/x?d=notes", "goes to evil.example"),
+        (f"Open {ATTACKER}?d=notes", "goes to evil.example"),
         ("Their page https://byrnefreight.example/?d=Ada%20said%206%20days", "must be plain"),
         ("Their page https://byrnefreight.example/#notes=6days", "must be plain"),
         (f"Copy x@{ATTACKER} on your reply.", "email address 'x@evil.example'"),
