@@ -22,6 +22,7 @@ configuration they all share; the working directory's `.env` is the checkout's c
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -180,6 +181,25 @@ class Settings(BaseSettings):
     )
     mail_from: str = "Agentflows Demo <outreach@agentflows.example>"
     sender_name: str = Field(default="Sam Rivera", description="Who signs outreach emails.")
+    # --- output guards (agents.output_guards) --------------------------------------------------
+    output_link_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Our own domains: drafts and plans may link to them (query strings too, e.g. UTM tags). "
+            "Empty: the domain of `mail_from`. Besides these, only the domains of the facts' `web:` "
+            "sources may be linked, and only plainly (no query string, no fragment)."
+        ),
+    )
+
+    @field_validator("output_link_domains", mode="before")
+    @classmethod
+    def _domains(cls, value: object) -> object:
+        if isinstance(value, str):  # `a.example,b.example` or a JSON list
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            return [str(d).strip().lower().removeprefix("www.") for d in value if str(d).strip()]
+        return value
+
     seller_company: str | None = Field(
         default=None,
         description="Override: who we are. Default: `company` in the workspace's knowledge (knowledge/company.md).",

@@ -9,18 +9,29 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 from weakref import WeakKeyDictionary
 
+import pydantic_core
 from prefect.cache_policies import TASK_SOURCE, CachePolicy
-from pydantic_ai import Agent
+from pydantic_ai import Agent, RunContext
+from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.durable_exec import DurableOperationBackend
 from pydantic_ai.durable_exec.prefect import DEFAULT_PYDANTIC_AI_CACHE_POLICY, PrefectDurability, TaskConfig
+from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import Model
 
-from agentflows.compat.pydantic_ai import agent_inputs_cache_policy, with_opaque_inputs
+from agentflows.compat.pydantic_ai import (
+    agent_inputs_cache_policy,
+    with_opaque_inputs,
+    with_recorded_model_request_keys,
+)
 from agentflows.settings import get_settings
 from agents.models import model_for_spec
 from agents.prompting import DATA_RULE
@@ -89,8 +100,98 @@ def model_cache_policy(model: str) -> CachePolicy:
     return agent_inputs_cache_policy() + TASK_SOURCE + ModelIdentity(model=model)
 
 
+# --- cache only what validated ---------------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
+REFUSED = "refused by output validation: not to be replayed"
+"""What a refused response's cache record is overwritten with (already expired, so never read)."""
+
+
+def response_fingerprint(response: object) -> str:
+    """What identifies a model response across the task boundary: its parts' kind, tool name, arguments, text."""
+    parts = getattr(response, "parts", None) or getattr(getattr(response, "response", None), "parts", ())
+    shape = [
+        (type(p).__name__, getattr(p, "tool_name", None), getattr(p, "args", None), getattr(p, "content", None))
+        for p in parts
+    ]
+    return hashlib.sha256(pydantic_core.to_json(shape, fallback=str)).hexdigest()
+
+
+class RequestRecords:
+    """The cache records of the model requests this process sent, by response: bounded, thread-safe."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._records: OrderedDict[str, list[tuple[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def record(self, response: object, key: str, store: Any) -> None:
+        fingerprint = response_fingerprint(response)
+        with self._lock:
+            self._records.setdefault(fingerprint, []).append((key, store))
+            self._records.move_to_end(fingerprint)
+            while len(self._records) > self._limit:
+                self._records.popitem(last=False)
+
+    def take(self, response: ModelResponse) -> list[tuple[str, Any]]:
+        with self._lock:
+            return self._records.pop(response_fingerprint(response), [])
+
+
+REQUEST_RECORDS = RequestRecords()
+
+
+async def forget_response(messages: list[ModelMessage]) -> int:
+    """Expire the cache record of the latest response in `messages` (one validation just refused); how many.
+
+    The record is overwritten with an expired one under the same key, so Prefect's cache lookup misses
+    and the request is sent again next time; the new, valid answer then takes the key. This works on
+    every result storage (none needs a delete method).
+    """
+    response = next((m for m in reversed(messages) if isinstance(m, ModelResponse)), None)
+    if response is None:
+        return 0
+    records = REQUEST_RECORDS.take(response)
+    for key, store in records:
+        try:
+            await store.awrite(obj=REFUSED, key=key, expiration=datetime.now(UTC))
+        except Exception as exc:  # the run's own error is the one to report; a stale record costs a retry later
+            logger.warning("could not expire the refused model response's cache record %s: %s", key, exc)
+    return len(records)
+
+
+@dataclass
+class ForgetRefusedResponses(AbstractCapability[Any]):
+    """Expires the stored result of a model request whose output validation refused (cache only what validated).
+
+    Output validation runs in two hooks: parsing the output against its type (`wrap_output_validate`) and
+    the agent's `@output_validator`s (`wrap_output_process`). Whatever either raises (a `ModelRetry`, a
+    `ValidationError`, the give-up after the last retry), the response that caused it is forgotten first.
+    """
+
+    async def wrap_output_validate(
+        self, ctx: RunContext[Any], *, output_context: Any, output: Any, handler: Any
+    ) -> Any:
+        try:
+            return await handler(output)
+        except Exception:
+            if not ctx.partial_output:
+                await forget_response(ctx.messages)
+            raise
+
+    async def wrap_output_process(self, ctx: RunContext[Any], *, output_context: Any, output: Any, handler: Any) -> Any:
+        try:
+            return await handler(output)
+        except Exception:
+            if not ctx.partial_output:
+                await forget_response(ctx.messages)
+            raise
+
+
 class OpaqueInputsDurability(PrefectDurability):
-    """`PrefectDurability` whose tasks' inputs Prefect does not walk.
+    """`PrefectDurability` whose tasks' inputs Prefect does not walk, and whose model requests report their records.
+
+    Each model request's cache record is noted (`REQUEST_RECORDS`) so `ForgetRefusedResponses` can expire it.
 
     A model request's task inputs are the request itself: the message history and the output tool's
     JSON schema, hundreds of nested nodes. Prefect walks every task's inputs twice, looking for futures
@@ -100,7 +201,8 @@ class OpaqueInputsDurability(PrefectDurability):
     """
 
     def get_durable_operation_backend(self) -> DurableOperationBackend[TaskConfig]:
-        return with_opaque_inputs(super().get_durable_operation_backend())
+        backend = with_opaque_inputs(super().get_durable_operation_backend())
+        return with_recorded_model_request_keys(backend, REQUEST_RECORDS.record)
 
 
 def configured_model(role: str, file_model: str | None) -> str:
@@ -156,7 +258,8 @@ def durable_agent(
                     retries=0, timeout_seconds=backstop, cache_policy=model_cache_policy(model_key)
                 ),
                 tool_task_config=TaskConfig(retries=1, retry_delay_seconds=1.0),
-            )
+            ),
+            ForgetRefusedResponses(),
         ],
     )
     return agent

@@ -35,6 +35,7 @@ from agentflows.markdown import md_cell, md_code, md_link, md_quote, md_table, m
 from agentflows.prefect_env import artifact_url, flow_run_url
 from agentflows.settings import get_settings
 from agentflows.workspace_context import using_workspace
+from agents.output_guards import verbatim_from
 from agents.outreach.brief import (
     EmailDrafts,
     EmailVariant,
@@ -193,15 +194,35 @@ def example_gist(example: StyleExample) -> str:
     return (first[:160] + "…") if len(first) > 160 else first
 
 
-def form_description(profile: ProspectProfile, model: str, drafts: EmailDrafts, artifact_link: str) -> str:
-    """What the approval form shows: one link to the whole drafts page, then the three drafts to choose from."""
+def verbatim_mark(variant: EmailVariant, brief: ProspectBrief) -> str:
+    """A warning naming the draft's passages copied word for word from the website (as the brief quotes it).
+
+    Website text is written by third parties; a reviewer approving a draft should know which of its words
+    are theirs, not the writer's (`agents.output_guards.verbatim_from`: runs of 8 words or more).
+    """
+    site = [f.text for f in brief.facts if f.source.startswith("web:")]
+    passages = verbatim_from(f"{variant.subject}\n{variant.body}", site)
+    if not passages:
+        return ""
+    quoted = " · ".join(f"“{md_cell(p, limit=200)}”" for p in passages)
+    return f"\n\n> **Verbatim from the prospect's website** (check before sending): {quoted}"
+
+
+def form_description(
+    profile: ProspectProfile, model: str, drafts: EmailDrafts, artifact_link: str, brief: ProspectBrief | None = None
+) -> str:
+    """What the approval form shows: one link to the whole drafts page, then the three drafts to choose from,
+    each with its website-verbatim passages marked (given the `brief`)."""
     lines = [
         f"**{md_link('Open the drafts page (brief, facts and their sources)', artifact_link)}**",
         f"\n### {md_cell(profile.name)}, {md_cell(profile.role)} at {md_cell(profile.company)}",
     ]
     if model == "offline":
         lines.append("_Offline model: drafted without a language model, from CRM and web facts only._")
-    lines.extend(f"\n{variant_markdown(i, v, heading='####')}" for i, v in enumerate(drafts.variants, start=1))
+    lines.extend(
+        f"\n{variant_markdown(i, v, heading='####')}{verbatim_mark(v, brief) if brief else ''}"
+        for i, v in enumerate(drafts.variants, start=1)
+    )
     return "\n".join(lines)
 
 
@@ -301,7 +322,7 @@ async def outreach_approval(draft_id: int) -> ProspectOutcome:
         key=f"outreach-drafts-{profile.contact_id}",
         description=f"Drafts for {md_cell(profile.name)} at {md_cell(profile.company)}",
     )
-    description = form_description(profile, review.model, review.drafts, artifact_url(artifact_id))
+    description = form_description(profile, review.model, review.drafts, artifact_url(artifact_id), review.brief)
     decision = await ask_reviewer(review.drafts, review.digest, description)
     key = await record_decision(review, flow_run_id, decision)
     message_id = await send_email(key) if key else None

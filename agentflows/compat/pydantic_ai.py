@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from prefect.cache_policies import CachePolicy
+from prefect.transactions import get_transaction
 from prefect.utilities.annotations import opaque
+from pydantic_ai.durable_exec import ModelRequestId
 from pydantic_ai.exceptions import ModelHTTPError
 
 
@@ -53,6 +55,37 @@ def with_opaque_inputs(backend: Any) -> Any:
         return await execute(cache_key=tuple(opaque(value) for value in cache_key), **kwargs)
 
     backend.execute = execute_with_opaque_inputs
+    return backend
+
+
+def with_recorded_model_request_keys(backend: Any, record: Callable[[object, str, Any], None]) -> Any:
+    """Make a `PrefectDurability` operation backend report each model request's cache record as it is made.
+
+    A model request is a Prefect task whose result is stored under its cache key; pydantic-ai
+    validates the output only after the task has finished and stored it, so a refused output stays
+    in the store and a later run with the same inputs would replay it. Neither library says which
+    record a response came from; inside the task, though, the current Prefect transaction is the
+    one that will store the result: `record(response, key, store)` is called there, for requests
+    actually sent (a replayed one runs no body). `agents.durable.ForgetRefusedResponses` expires the
+    record when validation then refuses the response. The wrapper relies on the backend's private
+    `execute(*, operation_id=..., body=..., ...)` signature, checked by the contract test.
+    """
+    execute: Callable[..., Any] = backend.execute
+
+    async def execute_recording(*, operation_id: object, body: Callable[[], Any], **kwargs: Any) -> object:
+        if isinstance(operation_id, ModelRequestId):
+            request = body
+
+            async def body() -> object:
+                response = await request()
+                transaction = get_transaction()
+                if transaction is not None and transaction.key and transaction.store is not None:
+                    record(response, transaction.key, transaction.store)
+                return response
+
+        return await execute(operation_id=operation_id, body=body, **kwargs)
+
+    backend.execute = execute_recording
     return backend
 
 

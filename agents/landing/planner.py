@@ -4,7 +4,9 @@ What the planner is told, its model and settings come from the run's workspace
 (`agents/landing-planner.yaml`); the shape of its answer is fixed here. It also gets the seller's
 knowledge sections relevant to the visitor (`kb:` facts, e.g. a case study from the same industry)
 and the claims we must never make; the validator refuses a plan that cites a `kb:` source the
-knowledge does not have, or says a never-claim phrase, back to the model with the reason.
+knowledge does not have, or says a never-claim phrase, back to the model with the reason, and so do
+the output guards (`agents.output_guards`): a plan carrying a foreign link or address, prompt markers
+or the planner's own instructions never reaches the visitor.
 
 Offline, the plan is assembled from the same facts a model would see: the visitor's stated goals,
 plain sentences of their website (anything that reads like an order to a model is skipped), what
@@ -30,9 +32,12 @@ from agents.landing.plan import (
     PlannerInput,
     Visitor,
     check_plan,
+    our_words,
 )
+from agents.output_guards import OutputPolicy, echo_problems, host_of, our_domains, output_problems, sender_address
 from agents.outreach.brief import Fact, WebFindings
 from agents.outreach.researcher import web_sentences
+from agents.prompting import DATA_RULE, parse_prompt
 from agents.workspace.agent_files import AgentFile
 from agents.workspace.knowledge import Knowledge
 
@@ -235,6 +240,46 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
     )
 
 
+def planner_policy(data: PlannerInput, instructions: str, data_text: str = "") -> OutputPolicy:
+    """What a plan may contain (`agents.output_guards`): links to the visitor's website (when it was read) and
+    our own domains, the visitor's and the sender's addresses, nothing of the instructions.
+
+    The plan goes back to the visitor who filled in the form: what they typed (a link, an address, even a
+    fake `</data>`) shown back to them carries nothing out, so it is not refused; the echo guard still is.
+    """
+    sites = {data.web.url} if data.web.available else set()
+    v = data.visitor
+    return OutputPolicy(
+        instructions=f"{instructions}\n{DATA_RULE}",
+        data=data_text or data.model_dump_json(),
+        source_domains=frozenset(h for h in map(host_of, sites) if h),
+        allowed_domains=our_domains(),
+        allowed_emails=frozenset({sender_address(), data.visitor.email.lower()}),
+        reader_wrote="\n".join([v.company, v.role, v.email, v.website, v.goals]),
+    )
+
+
+def guard_plan(plan: MarketingPlan, policy: OutputPolicy) -> list[str]:
+    """The output guards' problems with a plan an anonymous visitor will read.
+
+    Links, addresses and prompt markers are checked in what we say (`our_words`): a fact quoting the
+    visitor's own form or website may show what they wrote. No text at all may echo the instructions.
+    """
+    problems = [f"the plan: {p}" for p in output_problems(our_words(plan), policy)]
+    quoted = "\n".join(f.text for f in plan.facts if not f.source.startswith("kb:"))
+    problems += [f"a fact: {p}" for p in echo_problems(quoted, policy)]
+    return problems
+
+
+def input_of(prompt: str | None) -> tuple[PlannerInput, str] | None:
+    """The planner input in a run's prompt (its data section) and that section's text; None if it has none."""
+    try:
+        _agent, _kind, payload = parse_prompt(prompt or "")
+    except ValueError:
+        return None
+    return PlannerInput.model_validate(payload), str(payload)
+
+
 @per_event_loop
 def planner(file: AgentFile, model: Model | str) -> Agent[Knowledge, MarketingPlan]:
     """The planner as the workspace's `agents/landing-planner.yaml` configures it, on `model`.
@@ -256,6 +301,11 @@ def planner(file: AgentFile, model: Model | str) -> Agent[Knowledge, MarketingPl
     @agent.output_validator
     def _grounded(ctx: RunContext[Knowledge], plan: MarketingPlan) -> MarketingPlan:
         problems = check_plan(plan, ctx.deps)
+        read = input_of(ctx.prompt if isinstance(ctx.prompt, str) else None)
+        if read is None:  # every planner prompt is `render_prompt`'s; without one there is nothing to check against
+            problems.append("the request had no data section; answer the planner prompt")
+        else:
+            problems += guard_plan(plan, planner_policy(read[0], file.instructions, read[1]))
         if problems:
             raise ModelRetry("Fix these problems and answer again: " + "; ".join(problems))
         return plan

@@ -1,7 +1,9 @@
 """Writers: one specialised agent per writer type (`writers/<type>.md`), each returning exactly three `EmailVariant`s.
 
 Every writer shares one output type and one validator (facts must come from the brief, angles
-must differ, no unfilled placeholders, no claim from the knowledge's never-claim list); they
+must differ, no unfilled placeholders, no claim from the knowledge's never-claim list, and the
+output guards of `agents.output_guards`: no foreign links or addresses, no echo of the
+instructions, no prompt markers, one P.S. at most); they
 differ in the instructions and angles their workspace file gives them. A variant that fails
 validation goes back to the model with the reason (`ModelRetry`), and after `output_retries` the
 run fails with that reason: no partial email.
@@ -17,7 +19,9 @@ from pydantic_ai.models import Model
 
 from agents import offline
 from agents.durable import durable_agent, per_event_loop
+from agents.output_guards import OutputPolicy, our_domains, output_problems, sender_address, source_hosts
 from agents.outreach.brief import AngleIdea, EmailDrafts, EmailVariant, Fact, WriterInput
+from agents.prompting import DATA_RULE
 from agents.workspace.knowledge import forbidden_claims
 from agents.workspace.writers import WriterFile
 
@@ -62,6 +66,32 @@ def check_drafts(drafts: EmailDrafts, data: WriterInput) -> list[str]:
                 problems.append(f"variant {i} {field} has an unfilled placeholder {match.group(0)!r}")
         for phrase in forbidden_claims(f"{variant.subject}\n{variant.body}", data.never_claim):
             problems.append(f"variant {i} makes a claim we must never make: {phrase!r} (knowledge/never-claim)")
+    return problems
+
+
+def writer_policy(data: WriterInput, instructions: str) -> OutputPolicy:
+    """What a writer's drafts may contain (`agents.output_guards`): links to the brief's web sources and our
+    own domains, the sender's address and addresses at the prospect's company, nothing of the instructions.
+
+    The writer is never told the recipient's exact address, so the recipient side is their company's domain.
+    """
+    sources = [f.source for f in data.brief.facts] + [data.brief.web_source.replace("used: ", "web:", 1)]
+    return OutputPolicy(
+        instructions=f"{instructions}\n{DATA_RULE}",
+        data=data.model_dump_json(),
+        source_domains=source_hosts(sources),
+        allowed_domains=our_domains(),
+        allowed_emails=frozenset({sender_address()}),
+        allowed_email_domains=frozenset({data.prospect.domain.lower().removeprefix("www.")}),
+    )
+
+
+def guard_drafts(drafts: EmailDrafts, policy: OutputPolicy) -> list[str]:
+    """The output guards' problems with each variant's subject and body (the body is a letter: one P.S. at most)."""
+    problems: list[str] = []
+    for i, variant in enumerate(drafts.variants, start=1):
+        problems += [f"variant {i} subject: {p}" for p in output_problems(variant.subject, policy)]
+        problems += [f"variant {i} body: {p}" for p in output_problems(variant.body, policy, letter=True)]
     return problems
 
 
@@ -147,19 +177,20 @@ def writer(file: WriterFile, model_spec: str) -> Agent[WriterInput, EmailDrafts]
 
 def build_writer(file: WriterFile, model: Model | str) -> Agent[WriterInput, EmailDrafts]:
     """The writer agent for one writer type, from its workspace file, with the grounding validator attached."""
+    instructions = f"{COMMON}\n{file.instructions}"
     agent = durable_agent(
         name=f"{NAME}-{file.name}",
         model=model,
         output_type=EmailDrafts,
         deps_type=WriterInput,
-        instructions=f"{COMMON}\n{file.instructions}",
+        instructions=instructions,
         model_settings=file.settings_dict,
         output_retries=file.output_retries,
     )
 
     @agent.output_validator
     def _grounded(ctx: RunContext[WriterInput], drafts: EmailDrafts) -> EmailDrafts:
-        problems = check_drafts(drafts, ctx.deps)
+        problems = check_drafts(drafts, ctx.deps) + guard_drafts(drafts, writer_policy(ctx.deps, instructions))
         if problems:
             raise ModelRetry("Fix these problems and answer again: " + "; ".join(problems))
         return drafts

@@ -77,3 +77,54 @@ def test_a_rebuilt_provider_error_keeps_every_field_but_the_body():
     assert rebuilt.body == {"error": "key ***"} and "sk-secret" not in str(rebuilt)
     for name in ("status_code", "model_name", *compat.MODEL_HTTP_ERROR_FIELDS):
         assert getattr(rebuilt, name) == getattr(original, name), name
+
+
+def test_a_model_request_runs_its_body_inside_the_task_whose_record_a_rerun_reads(prefect_server, monkeypatch):
+    """`with_recorded_model_request_keys`: the body of a model request runs in its Prefect task, whose
+    transaction holds the cache key and store; that record is what a later flow run with the same inputs
+    replays, and once expired it is not replayed. Fails when pydantic-ai's backend stops passing
+    `operation_id`/`body` by keyword or Prefect stops running the body inside the task's transaction."""
+    from prefect import flow
+    from pydantic_ai.durable_exec import ModelRequestId
+    from pydantic_ai.messages import ToolCallPart
+
+    from agents.durable import durable_agent
+
+    backend = PrefectDurability().get_durable_operation_backend()
+    parameters = inspect.signature(backend.execute).parameters
+    for name in ("operation_id", "body", "cache_key"):
+        assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY, name
+    assert isinstance(ModelRequestId(None, streaming=False, model_name="m"), ModelRequestId)
+
+    sent: list[int] = []
+
+    def answer(messages, info: AgentInfo) -> ModelResponse:
+        sent.append(1)
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, {"value": 7})])
+
+    from pydantic import BaseModel
+
+    class Out(BaseModel):
+        value: int
+
+    agent = durable_agent(name="contract-records", model=FunctionModel(answer), output_type=Out, instructions="x")
+    records: list[tuple[object, str, object]] = []
+
+    @flow(name="contract-records")
+    async def run() -> int:
+        return (await agent.run("the same prompt")).output.value
+
+    import agents.durable as durable
+
+    monkeypatch.setattr(durable.REQUEST_RECORDS, "record", lambda *record: records.append(record))
+    assert asyncio.run(run()) == 7
+    assert asyncio.run(run()) == 7
+    assert len(sent) == 1 and len(records) == 1, "recorded when sent; the second run replayed the record"
+    response, key, store = records[0]
+    assert isinstance(response, ModelResponse) and store.exists(key)
+
+    from datetime import UTC, datetime
+
+    store.write(obj="expired", key=key, expiration=datetime.now(UTC))
+    assert not store.exists(key)
+    assert asyncio.run(run()) == 7 and len(sent) == 2, "an expired record is not replayed: the request is sent"
