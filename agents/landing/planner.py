@@ -232,7 +232,9 @@ def compose_offline(payload: dict[str, Any]) -> MarketingPlan:
     ]
     caveats = [offline.OFFLINE_MARK]
     if not data.web.available:
-        caveats.append(f"Website not used: {data.web.error}")
+        # Only the kind of failure ("refused", "deadline", "HTTP 404"): the full reason can name internal hosts and
+        # addresses a redirect pointed at, which an anonymous visitor must not learn (it stays in the run's logs).
+        caveats.append(f"Website not used: {(data.web.error or 'unavailable').split(':', 1)[0]}")
     if crm is None:
         caveats.append("Not from a known CRM contact: the plan uses the form, the website and our own knowledge only.")
     return MarketingPlan(

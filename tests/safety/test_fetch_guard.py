@@ -387,10 +387,9 @@ def test_landing_plan_refuses_a_redirect_to_an_internal_host(
     )
     plan = asyncio.run(landing_plan(visitor))
     assert served(site, "/") == 1, "the visitor's site was asked and redirected"
-    assert (
-        "Website not used: refused: redirect to http://intranet.corp.test/wiki: intranet.corp.test resolves to "
-        "10.1.2.3, a non-public address (private)"
-    ) in plan.caveats
+    assert "Website not used: refused" in plan.caveats
+    shown = plan.model_dump_json()
+    assert "intranet.corp.test" not in shown and "10.1.2.3" not in shown, "the visitor learns nothing of the network"
     assert not any(f.source.startswith("web:") for f in plan.facts)
 
 
