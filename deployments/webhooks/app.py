@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with get_client() as client:
             warm = WarmRunner(client, current) if current.warm_runs else None  # imports the warm flows now
             if warm is not None:
-                await warm.mark_orphans_crashed()  # runs a killed receiver left Running
+                await warm.start()  # its shared clients; runs a killed receiver left Running -> Crashed
             receiver = app.state.receiver = Receiver(client, current, secrets, warm)
             sweep = asyncio.create_task(receiver.recovery_loop())  # queued rows a dead receiver left behind
             yield
