@@ -225,6 +225,14 @@ def signed(source: str, payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]
 Request = Callable[[httpx.AsyncClient], Awaitable[None]]
 
 
+WAIT_S = 120  # a request not done by then counts as an error (a backlog must not hang the benchmark)
+
+
+def past(deadline: float, what: str) -> None:
+    if time.monotonic() > deadline:
+        raise RuntimeError(f"{what} not done within {WAIT_S} s")
+
+
 async def run_state(client: httpx.AsyncClient, api: str, flow_run_id: str) -> str:
     run = (await client.get(f"{api}/flow_runs/{flow_run_id}")).json()
     return (run.get("state") or {}).get("type", "NONE")
@@ -234,7 +242,9 @@ async def run_id_of(client: httpx.AsyncClient, base: str, answer: httpx.Response
     if answer.status_code >= 300:
         raise RuntimeError(f"{answer.status_code}: {answer.text[:200]}")
     data = answer.json()
+    deadline = time.monotonic() + WAIT_S
     while data.get("flow_run_id") is None:
+        past(deadline, "the queued delivery's run")
         await asyncio.sleep(0.05)
         data = (await client.get(base + data["status_url"])).json()
     return data["flow_run_id"]
@@ -261,7 +271,9 @@ def fraud_request(base: str, ids: Ids, api: str) -> Request:
         run_id = await run_id_of(
             client, base, await client.post(f"{base}/webhooks/shop/claim-opened", content=body, headers=headers)
         )
+        deadline = time.monotonic() + WAIT_S
         while (state := await run_state(client, api, run_id)) not in {"COMPLETED", "PAUSED"}:
+            past(deadline, f"fraud check {run_id}")
             if state in {"FAILED", "CRASHED", "CANCELLED"}:
                 raise RuntimeError(f"fraud check {run_id} {state}")
             await asyncio.sleep(0.05)
@@ -285,11 +297,14 @@ def outreach_request(base: str, ids: Ids, api: str, db_url: str) -> Request:
         body, headers = signed("crm", {"contact_ids": [contact]})
         answer = await client.post(f"{base}/webhooks/crm/prospects-selected", content=body, headers=headers)
         batch = await run_id_of(client, base, answer)
+        deadline = time.monotonic() + WAIT_S
         while (approval := await asyncio.to_thread(approval_run, batch)) is None:
+            past(deadline, f"outreach {batch}")
             if await run_state(client, api, batch) in {"FAILED", "CRASHED", "CANCELLED"}:
                 raise RuntimeError(f"outreach {batch} did not draft")
             await asyncio.sleep(0.05)
         while (state := await run_state(client, api, approval)) != "PAUSED":
+            past(deadline, f"approval {approval}")
             if state in {"FAILED", "CRASHED", "CANCELLED", "COMPLETED"}:
                 raise RuntimeError(f"approval {approval} {state}")
             await asyncio.sleep(0.05)
