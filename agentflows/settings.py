@@ -383,6 +383,21 @@ class Settings(BaseSettings):
     webhook_dispatch_concurrency: int = Field(
         default=8, ge=1, le=100, description="Flow runs the receiver creates at once (the rest queue in order)."
     )
+    warm_runs: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "landing-plan/on-demand",
+            "fraud-check/on-demand",
+            "prospect-outreach/on-demand",
+            "outreach-approval/on-demand",
+        ],
+        description=(
+            "Deployments whose webhook runs the receiver runs itself, as Prefect flow runs in its warm process "
+            "(no runner poll, no process start); comma-separated, empty for none (every run goes to the runner)."
+        ),
+    )
+    warm_run_limit: int = Field(
+        default=8, ge=1, le=64, description="Warm runs at once in the receiver; more wait for the runner's poll."
+    )
     schedules_enabled: bool = Field(
         default=True,
         description="Deployment schedules (weekday prospect batch, fraud sweep) active; false deploys them paused.",
@@ -418,7 +433,7 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("webhook_secret_crm", "webhook_secret_shop", "webhook_secret_landing", mode="before")
+    @field_validator("webhook_secret_crm", "webhook_secret_shop", "webhook_secret_landing", "warm_runs", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

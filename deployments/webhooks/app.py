@@ -3,7 +3,8 @@
 A factory, so that importing the package reads no settings and opens nothing: `agentflows up`
 and the benchmark run `uvicorn --factory deployments.webhooks.app:create_app`, tests build one
 app per receiver with their own environment. Secrets and the Prefect client are set up at
-startup, once, and the recovery sweep runs for the app's lifetime.
+startup, once, and the recovery sweep runs for the app's lifetime. The warm flows (`deployments.warm`)
+are imported at startup too, so the first visitor does not pay for it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 
 from agentflows.settings import Settings, get_settings
 from deployments import webhook_secrets
+from deployments.warm import WarmRunner
 from deployments.webhooks.receiver import Receiver
 from deployments.webhooks.routes import ROUTERS
 
@@ -36,11 +38,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not values:
                 log.error("webhook source %r has no secret: its route answers 503 (see `agentflows up`)", source)
         async with get_client() as client:
-            receiver = app.state.receiver = Receiver(client, current, secrets)
+            warm = WarmRunner(client, current) if current.warm_runs else None  # imports the warm flows now
+            if warm is not None:
+                await warm.start()  # its shared clients; runs a killed receiver left Running -> Crashed
+            receiver = app.state.receiver = Receiver(client, current, secrets, warm)
             sweep = asyncio.create_task(receiver.recovery_loop())  # queued rows a dead receiver left behind
             yield
             sweep.cancel()
             await receiver.drain()
+            if warm is not None:
+                await warm.drain(timeout=10)
 
     app = FastAPI(title="agentflows webhooks", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     for router in ROUTERS:

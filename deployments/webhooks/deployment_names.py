@@ -7,3 +7,4 @@ apart (`plan_url`, `GET /plans/...`), and tests look runs up by these names.
 OUTREACH = "prospect-outreach/on-demand"
 FRAUD_CHECK = "fraud-check/on-demand"
 LANDING_PLAN = "landing-plan/on-demand"
+APPROVAL = "outreach-approval/on-demand"  # started by an outreach run, one per prospect

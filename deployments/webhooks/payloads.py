@@ -13,6 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.landing.plan import MarketingPlan
 
+# What a sender may read about a run that did not complete: the kind of failure and what to do, never
+# the exception text (it can carry URLs, paths, provider answers or parts of the prompt).
+FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+FAILURE_REASONS = {
+    "FAILED": "the run failed before it finished; the failure is logged on the run in Prefect. Submit again later.",
+    "CRASHED": "the process running it stopped before it finished; redeliver the webhook to run it again.",
+    "CANCELLED": "the run was cancelled.",
+}
+
 PositiveId = Annotated[int, Field(strict=True, gt=0)]
 
 
@@ -45,6 +54,10 @@ class Accepted(BaseModel):
     flow_run_url: str | None
     status_url: str
     plan_url: str | None = None
+    run_state: str | None = Field(
+        default=None, description="On the status URL, once the run failed, crashed or was cancelled: that state"
+    )
+    reason: str | None = Field(default=None, description="Why the run did not complete (never its exception text)")
 
 
 class PlanAnswer(BaseModel):
@@ -52,6 +65,9 @@ class PlanAnswer(BaseModel):
     flow_run_url: str
     state: str
     plan: MarketingPlan | None = None
+    reason: str | None = Field(
+        default=None, description="Why there is no plan, once the run failed, crashed or was cancelled"
+    )
     workspace_version: str | None = Field(
         default=None, description="The workspace snapshot (instructions, knowledge) that wrote the plan"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from fastapi import HTTPException
@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 from agentflows.db.webhooks import DeliveryStatus, WebhookDelivery
 from agentflows.settings import Settings
 from deployments.webhooks.deployment_names import LANDING_PLAN
-from deployments.webhooks.payloads import Accepted, PlanAnswer
+from deployments.webhooks.payloads import FAILURE_REASONS, Accepted, PlanAnswer
 from deployments.webhooks.store import (
     abandoned_sync,
     by_ticket_sync,
@@ -32,6 +32,9 @@ from deployments.webhooks.store import (
 )
 from deployments.webhooks.verification import Delivery, printable, rejected
 
+if TYPE_CHECKING:
+    from deployments.warm import WarmRunner
+
 log = logging.getLogger("agentflows.webhooks")
 
 
@@ -42,11 +45,15 @@ class Receiver:
     by then is left to the dispatcher (at most `webhook_dispatch_concurrency` creations at once,
     with retries), and the sender gets 202 `queued` with a status URL. Prefect's idempotency key
     (`webhook:<source>:<id>`) makes every path, including two receivers racing, create one run.
+    With `warm`, the runs of its deployments are run in this process once created (`deployments.warm`).
     """
 
-    def __init__(self, client: Any, settings: Settings, secrets: dict[str, list[str]]) -> None:
+    def __init__(
+        self, client: Any, settings: Settings, secrets: dict[str, list[str]], warm: WarmRunner | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
+        self.warm = warm
         self.verifiers = {source: [Webhook(s) for s in values] for source, values in secrets.items()}
         self._deployment_ids: dict[str, UUID] = {}
         self._jobs: dict[int, asyncio.Task[str]] = {}  # delivery row id -> its run creation
@@ -130,7 +137,17 @@ class Receiver:
                     await asyncio.sleep(min(0.2 * 2**attempt, 5) * (0.5 + random.random()))
         await asyncio.to_thread(finish_sync, row_id, flow_run_id, None)
         log.info("accepted %s delivery %s -> %s run %s", source, printable(delivery_id), deployment, flow_run_id)
+        await self.run_warm(flow_run_id, deployment)
         return flow_run_id
+
+    async def run_warm(self, flow_run_id: str, deployment: str) -> None:
+        """Run it in this process if it is a warm deployment with a free slot; else the runner will."""
+        if self.warm is None or not self.warm.wants(deployment):
+            return
+        try:
+            await self.warm.try_run(flow_run_id, deployment)
+        except Exception as exc:  # Prefect busy: the run exists and stays Scheduled for the runner
+            log.warning("could not claim run %s here (%s); the runner takes it", flow_run_id, type(exc).__name__)
 
     async def recover(self) -> int:
         """Start the runs of deliveries a dead receiver queued but never created; returns how many."""
@@ -197,6 +214,8 @@ class Receiver:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.25)
             row = await asyncio.to_thread(read_sync, delivery)
+        if row.flow_run_id is not None and self.warm is not None and self.warm.wants(deployment):
+            await self.warm.rerun_if_crashed(row.flow_run_id, deployment)  # a redelivery after a crash: once more
         return self.answer(row, row.flow_run_id)
 
     async def status(self, ticket: str) -> Accepted:
@@ -205,7 +224,17 @@ class Receiver:
             raise HTTPException(404, "no such delivery")
         if row.status == DeliveryStatus.FAILED:
             raise HTTPException(503, f"starting {row.deployment} failed; redeliver the webhook to retry")
-        return self.answer(row, row.flow_run_id)
+        answer = self.answer(row, row.flow_run_id)
+        if row.flow_run_id is None:
+            return answer
+        state = await self.run_state(row.flow_run_id)
+        if state not in FAILURE_REASONS:  # running or done: the same answer as every copy of the delivery got
+            return answer
+        return answer.model_copy(update={"run_state": state, "reason": FAILURE_REASONS[state]})
+
+    async def run_state(self, flow_run_id: str) -> str:
+        run = await self.client.read_flow_run(UUID(flow_run_id))
+        return run.state.type.value if run.state else "PENDING"
 
     async def plan_answer(self, flow_run_id: str, wait_s: float = 0) -> PlanAnswer:
         """The landing plan of a run, waiting up to `wait_s` for the run to finish."""
@@ -218,6 +247,9 @@ class Receiver:
         if run.deployment_id != await self.deployment_id(LANDING_PLAN):  # other runs are none of its business
             raise HTTPException(404, "no such landing-plan run")
         deadline = asyncio.get_running_loop().time() + wait_s
+        if self.warm is not None and not (run.state and run.state.is_final()):
+            await self.warm.wait(flow_run_id, wait_s)  # a run of this process: no polling
+            run = await self.client.read_flow_run(run.id)
         while not (run.state and run.state.is_final()) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.2)
             run = await self.client.read_flow_run(run.id)
@@ -230,4 +262,5 @@ class Receiver:
             state=state,
             plan=plan,
             workspace_version=version,
+            reason=FAILURE_REASONS.get(state),
         )

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from agents.landing.plan import Visitor
 from deployments.webhooks.deployment_names import FRAUD_CHECK, LANDING_PLAN, OUTREACH
-from deployments.webhooks.payloads import Accepted, ClaimOpened, PlanAnswer, ProspectsSelected
+from deployments.webhooks.payloads import FINAL_STATES, Accepted, ClaimOpened, PlanAnswer, ProspectsSelected
 from deployments.webhooks.receiver import Receiver
 from deployments.webhooks.verification import Delivery, parse, read_body, verify
 
@@ -69,7 +69,8 @@ async def form_submitted(
     receiver: ReceiverDep,
     wait: Annotated[float, Query(ge=0, description="Seconds to wait for the plan (at most 30)")] = 0,
 ) -> Any:
-    """Start a landing-page plan; with `?wait=N`, answer 200 with the plan if it is ready in time."""
+    """Start a landing-page plan; with `?wait=N`, answer 200 once the run ended in time: its plan, or
+    `state` FAILED/CRASHED/CANCELLED with a `reason` (no plan); 202 `started` while it still runs."""
     visitor = parse(Visitor, delivery)
     wait = min(wait, receiver.settings.webhook_max_wait_s)
     deadline = asyncio.get_running_loop().time() + wait
@@ -79,7 +80,7 @@ async def form_submitted(
         answer = await receiver.plan_answer(
             accepted.flow_run_id, max(0.0, deadline - asyncio.get_running_loop().time())
         )
-        if answer.state == "COMPLETED":
+        if answer.state in FINAL_STATES:  # the plan, or honestly why there is none (never "started")
             return JSONResponse(answer.model_dump(mode="json"), status_code=200)
     return accepted
 
@@ -88,7 +89,7 @@ async def form_submitted(
 async def get_plan(flow_run_id: str, receiver: ReceiverDep) -> Any:
     """A landing plan: 200 once the run finished (with the plan if it succeeded), 202 while it runs."""
     answer = await receiver.plan_answer(flow_run_id)
-    final = answer.state in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+    final = answer.state in FINAL_STATES
     return JSONResponse(answer.model_dump(mode="json"), status_code=200 if final else 202)
 
 

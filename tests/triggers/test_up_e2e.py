@@ -117,12 +117,20 @@ def test_crm_webhook_outreach_is_approved_from_the_cli_and_sent(stack: UpProcess
             else None
         )
 
+    started = time.monotonic()
     run_id = wait_for(approval_run, timeout=120, what="the outreach approval run to pause")
+    print(f"CRM webhook -> answerable approval form: {time.monotonic() - started:.1f} s")  # drafted warm
+    assert httpx.get(f"{stack.api}/flow_runs/{run_id}", timeout=10).json()["state"]["name"] == "Suspended"
     approved = stack.cli("approve", run_id, "--variant", "1", "--reviewer", "Dana")
     assert approved.returncode == 0, approved.stdout + approved.stderr
     mail = Path(stack.data_dir) / "mail"
     wait_for(lambda: list(mail.glob("*.eml")), timeout=90, what="the approved email in the SMTP sink")
     assert contact.email in next(mail.glob("*.eml")).read_text()
+    wait_for(lambda: stack.run_state(run_id) == "COMPLETED", timeout=60, what="the approval run to finish")
+    again = stack.cli("approve", run_id, "--variant", "2", "--reviewer", "Dana")  # a second click
+    assert again.returncode != 0, again.stdout
+    time.sleep(2)
+    assert len(list(mail.glob("*.eml"))) == 1  # sent once
 
 
 def test_a_served_fraud_review_suspends_and_the_analysts_answer_completes_it(stack: UpProcess, monkeypatch):
