@@ -6,6 +6,9 @@ SIGKILLed (the researcher's and router's requests are done). The runner reports 
 it is retried the way the UI's Retry button does it. The retry replays the finished requests from
 Prefect's result store (the provider sees no second researcher or router request), sends the
 writer's again, drafts, and the approval then sends exactly one email.
+
+This is the runner's (and the workers') path, so warm runs are off here (`AGENTFLOWS_WARM_RUNS=`): a receiver
+killed mid-run is tests/triggers/test_warm_crash.py.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ def test_a_worker_killed_mid_drafting_retries_without_repaying(stack_data: tuple
         AGENTFLOWS_MODEL=f"openai-compatible:gpt-4o-mini@{fake_provider.openai_base_url}",
         AGENTFLOWS_OPENAI_API_KEY="sk-test-not-a-real-key",
         AGENTFLOWS_MODEL_REQUEST_RETRIES="0",
+        AGENTFLOWS_WARM_RUNS="",  # the batch runs in a runner child process, the one this test kills
     )
     up = start_up(data, env)
     try:

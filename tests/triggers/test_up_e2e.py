@@ -120,7 +120,7 @@ def test_crm_webhook_outreach_is_approved_from_the_cli_and_sent(stack: UpProcess
     started = time.monotonic()
     run_id = wait_for(approval_run, timeout=120, what="the outreach approval run to pause")
     print(f"CRM webhook -> answerable approval form: {time.monotonic() - started:.1f} s")  # drafted warm
-    assert httpx.get(f"{stack.api}/flow_runs/{run_id}", timeout=10).json()["state"]["name"] == "Suspended"
+    assert stack.api_get(f"/flow_runs/{run_id}").json()["state"]["name"] == "Suspended"
     approved = stack.cli("approve", run_id, "--variant", "1", "--reviewer", "Dana")
     assert approved.returncode == 0, approved.stdout + approved.stderr
     mail = Path(stack.data_dir) / "mail"
