@@ -309,7 +309,9 @@ def test_a_trickling_page_ends_at_the_deadline(site: HTTPServer, monkeypatch: py
     page = fetch(f"https://{SITE}:{site.port}/slow")
     elapsed = time.monotonic() - started
     assert page.error == "deadline: no complete page within 2s"
-    assert 1.9 < elapsed < 3.5, elapsed
+    # The page would trickle for 60 s, each byte within the read timeout: only a deadline on the whole fetch ends it
+    # this early (the bound is loose on purpose: a loaded machine must not fail the test, a missing deadline must).
+    assert elapsed < 20, elapsed
 
 
 # --- through the real flows ----------------------------------------------------------------------------------
