@@ -46,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agentflows.seed.marketplace.builder import MarketBuilder
+from agentflows.seed.marketplace.builder import MarketBuilder, insert_market
 from agentflows.seed.marketplace.patterns import PlantedClaim
 from agentflows.seed.marketplace.world import NOW
 
@@ -398,35 +398,11 @@ def seed_other(
     seed: int, customers: int = 3000, orders: int = 25_000, claims: int = 1600
 ) -> list[tuple[str, bool, str]]:
     """Insert the other marketplace into the configured (empty) database; returns (external id, fraud, pattern)."""
-    from sqlalchemy import insert
-
     from agentflows.db import session_scope
-    from agentflows.db.fraud import (
-        Address,
-        Claim,
-        Customer,
-        KnownFraudAddress,
-        Order,
-        OrderReturn,
-        PaymentIncident,
-        ShipmentEvent,
-    )
 
     market = OtherMarketBuilder(seed, customers, orders, claims).build()
     with session_scope() as session:
-        conn = session.connection()
-        for table, rows in [
-            (Address, market.addresses),
-            (Customer, market.customers),
-            (Order, market.orders),
-            (ShipmentEvent, market.events),
-            (OrderReturn, market.returns),
-            (PaymentIncident, market.incidents),
-            (KnownFraudAddress, market.fraud_addresses),
-            (Claim, market.claims),
-        ]:
-            for start in range(0, len(rows), 5000):
-                conn.execute(insert(table), rows[start : start + 5000])
+        insert_market(session.connection(), market, labels=False)
     by_id = {c["id"]: c["external_id"] for c in market.claims}
     return [(by_id[label["claim_id"]], label["is_fraud"], label["pattern"]) for label in market.labels]
 

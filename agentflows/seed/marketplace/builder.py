@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 from faker import Faker
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from agentflows.addresses import normalize_address
 from agentflows.db import session_scope
+from agentflows.db.base import Base
 from agentflows.db.fraud import (
     Address,
     Claim,
@@ -430,6 +431,30 @@ def build_marketplace(seed: int = SEED) -> Market:
 CHUNK = 5000
 
 
+def insert_market(
+    conn: Connection, market: Market, *, labels: bool = True, progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Bulk-insert every table of `market` in foreign-key order, `CHUNK` rows per statement, on `conn` (the
+    caller's transaction). `labels=False` leaves the ground truth out (a benchmark scores it on the side)."""
+    tables: list[tuple[type[Base], list[dict[str, Any]]]] = [
+        (Address, market.addresses),
+        (Customer, market.customers),
+        (Order, market.orders),
+        (ShipmentEvent, market.events),
+        (OrderReturn, market.returns),
+        (PaymentIncident, market.incidents),
+        (KnownFraudAddress, market.fraud_addresses),
+        (Claim, market.claims),
+    ] + ([(ClaimLabel, market.labels)] if labels else [])
+    total, done = sum(len(rows) for _, rows in tables), 0
+    for table, rows in tables:
+        for start in range(0, len(rows), CHUNK):
+            conn.execute(insert(table), rows[start : start + CHUNK])
+            done += len(rows[start : start + CHUNK])
+            if progress:
+                progress(done, total)
+
+
 def seed_marketplace(progress: Callable[[int, int], None] | None = None, seed: int = SEED) -> dict[str, int]:
     """Insert the marketplace unless it is there already; returns the table counts.
 
@@ -440,19 +465,6 @@ def seed_marketplace(progress: Callable[[int, int], None] | None = None, seed: i
         seeded = session.scalar(select(func.count(Customer.id)).where(Customer.email.like(f"%@{EMAIL_DOMAIN}")))
     if not seeded:
         market = build_marketplace(seed)
-        tables = [
-            (Address, market.addresses),
-            (Customer, market.customers),
-            (Order, market.orders),
-            (ShipmentEvent, market.events),
-            (OrderReturn, market.returns),
-            (PaymentIncident, market.incidents),
-            (KnownFraudAddress, market.fraud_addresses),
-            (Claim, market.claims),
-            (ClaimLabel, market.labels),
-        ]
-        total = sum(len(rows) for _, rows in tables)
-        done = 0
         with session_scope() as session:
             conn = session.connection()
             if session.scalar(select(func.count(Customer.id))):
@@ -460,12 +472,7 @@ def seed_marketplace(progress: Callable[[int, int], None] | None = None, seed: i
                     "the marketplace tables already hold customers that were not seeded; "
                     "seed into a fresh database (the seeded ids would collide)"
                 )
-            for table, rows in tables:
-                for start in range(0, len(rows), CHUNK):
-                    conn.execute(insert(table), rows[start : start + CHUNK])
-                    done += len(rows[start : start + CHUNK])
-                    if progress:
-                        progress(done, total)
+            insert_market(conn, market, progress=progress)
     with session_scope() as session:
         return {
             "customers": session.scalar(select(func.count(Customer.id))) or 0,
