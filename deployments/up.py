@@ -43,6 +43,7 @@ from agentflows.prefect_server import (
     prefect_database_choice,
     start_prefect_server,
 )
+from agentflows.processes import pid_alive
 from agentflows.settings import Settings, get_settings
 from agentflows.smtp_sink import SmtpSink
 from deployments import webhook_secrets
@@ -92,16 +93,6 @@ class Child:
             self.process.wait(5)
         except ProcessLookupError:
             pass
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def answers(url: str) -> bool:

@@ -37,6 +37,7 @@ from typing import Any
 from uuid import UUID
 
 from agentflows.compat.prefect_warm import without_suspension_observer
+from agentflows.processes import pid_alive
 from agentflows.settings import Settings
 from deployments.serve import load_specs
 
@@ -46,16 +47,6 @@ CRASH_MESSAGE = (
     "The receiver process that ran this flow run stopped before it finished. Redeliver the webhook "
     "or press Retry: completed steps are not repeated."
 )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class WarmRunner:
@@ -167,7 +158,7 @@ class WarmRunner:
         crashed = 0
         for entry in self.ledger.iterdir():
             pid = _read_pid(entry)
-            if pid is not None and _pid_alive(pid) and pid != os.getpid():
+            if pid is not None and pid_alive(pid) and pid != os.getpid():
                 continue
             try:
                 run = await self.client.read_flow_run(UUID(entry.name))

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from agentflows.db import session_scope
 from agentflows.db.crm import Contact, OutreachDraft
+from agentflows.processes import pid_alive
 from agentflows.settings import get_settings
 from tests.helpers import seed_database, wait_for
 from tests.triggers.stack import UpProcess, stack_env, start_up
@@ -170,14 +171,4 @@ def test_a_dead_child_is_reported_loudly_and_stops_the_stack(stack: UpProcess):
     assert stack.process.returncode == 1
     assert "webhooks (pid" in stack.text and "exited with code -9" in stack.text and "webhooks.log" in stack.text
     for name in ("prefect-server", "runner"):
-        wait_for(lambda pid=pids[name]: not _alive(pid), timeout=30, what=f"{name} to be stopped")
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        wait_for(lambda pid=pids[name]: not pid_alive(pid), timeout=30, what=f"{name} to be stopped")
