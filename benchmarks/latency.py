@@ -38,7 +38,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ import httpx  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 
 from agentflows.prefect_server import free_port  # noqa: E402
+from benchmarks.supervise import start_process, stop_process  # noqa: E402
 from deployments.webhook_secrets import generate_secret  # noqa: E402
 
 SECRETS = {source: generate_secret() for source in ("crm", "shop", "landing")}
@@ -150,29 +150,6 @@ class Stack:
     def stop(self) -> None:
         stop_process(self.cold)
         self.up.stop()
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to its process group, SIGKILL if it lingers (its own group: never anything else)."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-
-
-def start_process(argv: list[str], health_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(health_url, timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop_process(process)
-    raise RuntimeError(f"{argv} did not start")
 
 
 def start_stack(work: Path, mode: str, provider_url: str | None) -> tuple[Stack, Ids]:

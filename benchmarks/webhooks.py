@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ import httpx  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 
 from agentflows.prefect_server import start_prefect_server  # noqa: E402
+from benchmarks.supervise import start_process, stop_process  # noqa: E402
 from deployments.webhook_secrets import generate_secret  # noqa: E402
 
 SECRET = generate_secret()
@@ -175,26 +175,12 @@ def prefect_sender(client, deployment_id, run: str) -> Send:  # type: ignore[no-
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the receiver's process group, SIGKILL if it is still draining connections after 5 s."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
+    """Stop the receiver (or stub); 5 s to drain its connections before SIGKILL."""
+    stop_process(process, grace_s=5)
 
 
 def start(argv: list[str], health_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(argv, cwd=ROOT, env=os.environ | env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(health_url, timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop(process)
-    raise RuntimeError(f"{argv} did not start")
+    return start_process(argv, health_url, os.environ | env, timeout_s=60, grace_s=5)
 
 
 def start_receiver(port: int, db_url: str, api_url: str) -> subprocess.Popen[bytes]:
