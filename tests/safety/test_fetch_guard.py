@@ -14,7 +14,6 @@ import ipaddress
 import ssl
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from agentflows.db.crm import Account, Contact, OutreachDraft
 from agentflows.guarded_fetch import CONNECT_ERROR, non_public_kind
 from agentflows.settings import get_settings
 from tasks.web import fetch_page_text
+from tests.helpers import self_signed_cert
 
 SITE = "shop.test"  # the "public" site; the fake DNS sends it to the local server
 OTHER = "shop-two.test"  # a second allowed name on the same server
@@ -46,37 +46,6 @@ PAGE = (
     "<html><body><article><h1>Shop Test Ltd</h1><p>Shop Test sells hand-made garden furniture across Norway and "
     "ships every order within two working days from its own workshop.</p></article></body></html>"
 )
-
-
-def certificate(folder: Path) -> Path:
-    """A self-signed certificate (its own CA) for the test names and 127.0.0.1; returns the PEM path (key beside)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SITE)])
-    now = datetime.now(UTC)
-    sans = [x509.DNSName(SITE), x509.DNSName(OTHER), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(sans), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = folder / "site.pem"
-    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "site.key").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return pem
 
 
 class FakeDns:
@@ -112,7 +81,7 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dns: FakeDns) -> Iterator[HTTPServer]:
     """The local HTTPS site, trusted by the fetch (its CA added to the usual ones: verification stays on)."""
-    pem = certificate(tmp_path)
+    pem, _ = self_signed_cert(tmp_path, dns_names=(SITE, OTHER))
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(pem, tmp_path / "site.key")
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=server_context, threaded=True)
