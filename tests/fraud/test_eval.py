@@ -25,9 +25,9 @@ def test_holdout_meets_the_goal(market_db: str, template_dir) -> None:  # type: 
 def test_the_split_is_fixed_and_disjoint(market_db: str) -> None:
     train, holdout = labelled("train"), labelled("holdout")
     assert not set(train) & set(holdout)
-    assert len(train) + len(holdout) == len(labelled("all")) == 2000
+    assert len(train) + len(holdout) == len(labelled("all")) == 2400
     assert all(is_holdout(c) for c in holdout) and not any(is_holdout(c) for c in train)
-    assert 0.3 < len(holdout) / 2000 < 0.5
+    assert 0.3 < len(holdout) / 2400 < 0.5
 
 
 def test_shipped_calibration_is_reproduced_from_the_training_split_alone(market_db: str, template_dir) -> None:  # type: ignore[no-untyped-def]

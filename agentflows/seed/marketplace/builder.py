@@ -66,7 +66,7 @@ class Market:
 class MarketBuilder:
     """Generates the marketplace row by row; `build()` runs the whole recipe."""
 
-    def __init__(self, seed: int = SEED, customers: int = 5000, orders: int = 50_000, claims: int = 2000) -> None:
+    def __init__(self, seed: int = SEED, customers: int = 5000, orders: int = 50_000, claims: int = 2400) -> None:
         self.n_customers, self.n_orders, self.n_claims = customers, orders, claims
         self.rng = random.Random(seed)
         self.np = np.random.default_rng(seed)

@@ -2,10 +2,11 @@
 
 Every pattern is `plant(builder, n) -> Iterator[PlantedClaim]`: it draws its customers, orders,
 scans, returns and payment incidents through the builder's primitives and yields the claims it
-makes; the builder stamps each claim with the pattern's label. Each pattern shows on two or more
-signals (bar a few "quiet" frauds that look exactly like porch theft: the honest ceiling of any
-detector), and every signal has a benign look-alike that shows on that signal alone, so no single
-signal separates fraud from honest customers:
+makes; the builder stamps each claim with the pattern's label. The first group of patterns shows
+on two or more signals (bar a few "quiet" frauds that look exactly like porch theft: the honest
+ceiling of any detector), and every signal has a benign look-alike that shows on that signal alone.
+Real marketplaces also see fraud that shows on one strong signal alone, and honest customers who
+look like exactly that, so a second group (below the first in the table) plants both:
 
 | fraud pattern (label) | shows on                                       | benign look-alike (label)        |
 |-----------------------|------------------------------------------------|----------------------------------|
@@ -15,6 +16,11 @@ signal separates fraud from honest customers:
 | stolen-card           | payment (declines, foreign card), customer     | traveller, new-customer-lost     |
 | opportunist           | tracking, text (weak: some are missed)         | template-like-wording            |
 | quiet-fraud           | tracking only: undetectable by design          | porch-theft                      |
+| quiet-far-return      | return distance alone, ordinary message        | relocated-return, moved-away     |
+| new-account-spree     | velocity on a young account alone              | sale-spree (old account)         |
+| listed-address-first-claim | the known-fraud list alone, fresh account | fraud-neighbour                  |
+| delivered-repeat-claimer | delivered-then-claimed, history from claim 2 | carrier-loss-claimer, porch-theft |
+| (look-alikes only)    |                                                | expatriate, angry-honest         |
 
 The README's fraud evaluation figures and the calibration file were fitted on this data, so the
 random draws must stay in the order they are: inside a pattern (argument lists are evaluated left
@@ -33,7 +39,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from agentflows.seed.marketplace.text import FRAUD_PLAIN_TEXT, STREETS, TEMPLATE_LIKE_TEXT
+from agentflows.seed.marketplace.text import ANGRY_HONEST_TEXT, FRAUD_PLAIN_TEXT, STREETS, TEMPLATE_LIKE_TEXT
 from agentflows.seed.marketplace.world import NOW
 
 if TYPE_CHECKING:
@@ -321,6 +327,127 @@ def plain_claims(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
         yield PlantedClaim(oid, kind, b.benign_text(kind), b.after_delivery(oid, 1, 12))
 
 
+# --- one strong signal alone: frauds and look-alikes that real marketplaces see -----------------
+# Real fraud does not always show on two signals, and honest customers do not always show on one:
+# these patterns each lean on a single strong signal, so a calibration fitted here cannot wait for
+# a second sign before it flags, and still has to keep the honest look-alike of that sign cleared.
+
+
+def quiet_far_returns(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
+    """Return fraud with an ordinary message and a clean record: only the return's distance shows."""
+    for cid in b.pick(b.customers_with_orders(2, 300), n):
+        home_city = b.city_of[b.home[cid]]
+        oid = b.recent_order(cid, amount=float(b.rng.uniform(90, 600)), days=(25, 400))
+        returned = b.delivered_at(oid) + timedelta(days=b.rng.uniform(1, 10))
+        far = b.address(cid, b.far_city(home_city, 1100), returned)
+        b.return_from(oid, far, returned)
+        kind = b.rng.choice(["refund_request", "arrived_broken"])
+        yield PlantedClaim(oid, kind, b.benign_text(kind), returned + timedelta(days=b.rng.uniform(1, 5)))
+
+
+def new_account_sprees(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
+    """A fresh account buys several expensive things within days on a home card, then claims one."""
+    for _ in range(n):
+        city = b.rng.choice(b.cities)
+        signup = NOW - timedelta(days=b.rng.uniform(15, 450))
+        cid = b.new_account(signup, city)
+        start = signup + timedelta(hours=b.rng.uniform(2, 72))
+        orders = [
+            b.order(cid, start + timedelta(days=b.rng.uniform(0, 4)), float(b.rng.uniform(300, 1200)), b.home[cid])
+            for _ in range(b.rng.randint(4, 7))
+        ]
+        oid = b.rng.choice(orders)
+        kind = b.rng.choice(["refund_request", "not_received", "refund_request"])
+        yield PlantedClaim(oid, kind, b.benign_text(kind), b.after_delivery(oid, 1, 6))
+
+
+def listed_address_first_claims(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
+    """A fresh account ships to a door the chargeback team listed and claims at once: the address alone."""
+    listed = [f for f in b.m.fraud_addresses if f["source"] == "chargeback team"]
+    by_name = {(c.name, c.country): c for c in b.cities}
+    for _ in range(n):
+        row = b.rng.choice(listed)
+        city = by_name[(row["city"], row["country"])]
+        signup = NOW - timedelta(days=b.rng.uniform(10, 400))
+        cid = b.new_account(signup, b.rng.choice(b.cities))
+        line1 = row["line1"] if b.rng.random() < 0.6 else row["line1"].upper().replace(" STREET", " ST")
+        drop = b.address(cid, city, signup, line1, row["postcode"])
+        oid = b.order(cid, signup + timedelta(days=b.rng.uniform(0.5, 9)), float(b.rng.uniform(80, 700)), drop)
+        yield PlantedClaim(oid, "not_received", b.benign_text("not_received"), b.after_delivery(oid, 1, 5))
+
+
+def delivered_repeat_claimers(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
+    """Established customers claiming parcels scanned delivered, again and again, in plain words."""
+    for cid in b.pick(b.customers_with_orders(3, 500), n):
+        first = NOW - timedelta(days=b.rng.uniform(250, 400))
+        for i in range(3):
+            placed = first + timedelta(days=75 * i + b.rng.uniform(0, 25))
+            oid = b.order(cid, placed, float(b.rng.uniform(60, 350)), b.home[cid])
+            text = b.rng.choice(FRAUD_PLAIN_TEXT) if b.rng.random() < 0.5 else b.benign_text("not_received")
+            yield PlantedClaim(oid, "not_received", text, b.after_delivery(oid, 0.5, 5))
+
+
+def expatriates(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
+    """Live abroad, pay with the card of home, and the carrier loses a parcel: honest."""
+    for cid in b.pick(b.customers_with_orders(2, 400), n):
+        country = b.m.customers[cid - 1]["country"]
+        abroad = b.rng.choice([c for c in b.cities if c.country != country])
+        settled = NOW - timedelta(days=b.rng.uniform(150, 600))
+        b.move_home(cid, b.address(cid, abroad, settled))
+        for _ in range(b.rng.randint(1, 3)):
+            b.order(cid, b.when(settled, NOW - timedelta(days=30)), float(b.rng.uniform(20, 250)), b.home[cid])
+        oid = b.recent_order(cid, days=(15, 140), fate=b.rng.choice(["lost", "lost", "delivered"]))
+        kind = "not_received" if b.rng.random() < 0.8 else "arrived_broken"
+        yield PlantedClaim(oid, kind, b.benign_text(kind), b.after_delivery(oid, 1, 8))
+
+
+def relocated_returns(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
+    """Moved within the country without updating the profile: the return comes from where they now live."""
+    for cid in b.pick(b.customers_with_orders(3, 365), n):
+        old = b.city_of[b.home[cid]]
+        same = [c for c in b.cities if c.country == old.country and c != old] or b.cities
+        moved = NOW - timedelta(days=b.rng.uniform(40, 300))
+        oid = b.order(cid, moved - timedelta(days=b.rng.uniform(5, 15)), float(b.rng.uniform(30, 350)), b.home[cid])
+        new_home = b.address(cid, b.rng.choice(same), moved)
+        b.order(cid, moved + timedelta(days=b.rng.uniform(1, 8)), float(b.rng.uniform(20, 200)), new_home)
+        returned = moved + timedelta(days=b.rng.uniform(10, 20))
+        b.return_from(oid, new_home, returned)
+        kind = b.rng.choice(["refund_request", "arrived_broken"])
+        yield PlantedClaim(oid, kind, b.benign_text(kind), returned + timedelta(days=b.rng.uniform(1, 4)))
+
+
+def carrier_loss_claimers(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
+    """Unlucky honest customers: several claims in two years, each on a parcel the carrier scanned lost."""
+    for cid in b.pick(b.customers_with_orders(4, 700), n):
+        start = NOW - timedelta(days=b.rng.uniform(500, 700))
+        for i in range(b.rng.randint(2, 4)):
+            placed = start + timedelta(days=150 * i + b.rng.uniform(0, 40))
+            oid = b.order(cid, placed, float(b.rng.uniform(30, 300)), b.home[cid], fate="lost")
+            yield PlantedClaim(oid, "not_received", b.benign_text("not_received"), b.after_delivery(oid, 1, 6))
+
+
+def angry_honest(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
+    """Honest customers who write in anger: loud words, an ordinary record."""
+    for cid in b.pick(b.customers_with_orders(2, 200), n):
+        oid = b.recent_order(cid, days=(20, 500), fate=b.rng.choice(["delivered", "exception"]))
+        message = b.rng.choice(ANGRY_HONEST_TEXT)
+        kind = "arrived_broken" if ("pieces" in message or "ruined" in message) else "not_received"
+        yield PlantedClaim(oid, kind, message, b.after_delivery(oid, 1, 8))
+
+
+def sale_sprees(b: MarketBuilder, n: int) -> Iterator[PlantedClaim]:
+    """An old account buys several expensive things in a sale week and one arrives broken."""
+    for cid in b.pick(b.customers_with_orders(4, 800), n):
+        start = NOW - timedelta(days=b.rng.uniform(30, 400))
+        orders = [
+            b.order(cid, start + timedelta(days=b.rng.uniform(0, 4)), float(b.rng.uniform(200, 900)), b.home[cid])
+            for _ in range(b.rng.randint(3, 5))
+        ]
+        oid = b.rng.choice(orders)
+        kind = b.rng.choice(["arrived_broken", "refund_request"])
+        yield PlantedClaim(oid, kind, b.benign_text(kind), b.after_delivery(oid, 1, 8))
+
+
 # --- the recipe, in the order it runs ---------------------------------------------------------
 
 OPENING_PATTERNS: tuple[Pattern, ...] = (
@@ -328,6 +455,8 @@ OPENING_PATTERNS: tuple[Pattern, ...] = (
     Pattern("drop-address-ring", True, 3, drop_address_rings, accounts_each=RING_SIZE),
     Pattern("stolen-card", True, 40, stolen_cards, accounts_each=1),
     Pattern("benign:new-customer-lost", False, 60, new_customers_lost, accounts_each=1),
+    Pattern("new-account-spree", True, 22, new_account_sprees, accounts_each=1),
+    Pattern("listed-address-first-claim", True, 12, listed_address_first_claims, accounts_each=1),
 )
 HISTORY_PATTERNS: tuple[Pattern, ...] = (
     # Pick established customers, so they run after the order history exists.
@@ -343,6 +472,13 @@ HISTORY_PATTERNS: tuple[Pattern, ...] = (
     Pattern("benign:template-like-wording", False, 80, template_like),
     Pattern("benign:porch-theft", False, 100, porch_theft),
     Pattern("benign:loyal-frequent-claimer", False, 14, loyal_claimers),
+    Pattern("quiet-far-return", True, 22, quiet_far_returns),
+    Pattern("delivered-repeat-claimer", True, 6, delivered_repeat_claimers),
+    Pattern("benign:expatriate", False, 30, expatriates),
+    Pattern("benign:relocated-return", False, 40, relocated_returns),
+    Pattern("benign:carrier-loss-claimer", False, 20, carrier_loss_claimers),
+    Pattern("benign:angry-honest", False, 50, angry_honest),
+    Pattern("benign:sale-spree", False, 30, sale_sprees),
 )
 # The rest of the claims up to the builder's total; its count is set when it runs.
 PLAIN_CLAIMS = Pattern("benign", False, 0, plain_claims)

@@ -165,6 +165,14 @@ FRAUD_PLAIN_TEXT = (
     "I want a refund for this order, it is not ok.",
     "Nothing arrived, send the money back.",
 )
+ANGRY_HONEST_TEXT = (  # honest customers at the end of their patience: loud, but no script
+    "This is the third time I write. The parcel NEVER came and nobody answers. I have been a customer for years.",
+    "Absolutely unacceptable. The lamp came in pieces, the box was crushed flat. Fix this or I shop elsewhere.",
+    "I am furious. Tracking says delivered, I was home all day, nobody rang. Where is my order?",
+    "Your courier left the parcel in the rain and everything inside is ruined. I want my money back today.",
+    "Two weeks waiting and still nothing. I need this for a birthday on Saturday. Please do something now!",
+    "The wrong size arrived AGAIN. I am tired of paying postage for your mistakes. Refund the return, please.",
+)
 SYNONYMS = {
     "immediately": "right now",
     "parcel": "package",
