@@ -61,6 +61,8 @@ PRECISION_FLOOR = 0.90
 REVIEW_BUDGET = 0.15
 """Out-of-fold review rate the review cut may spend at most (the goal allows 0.25)."""
 BLOCK_GAP = 0.10
+MARGIN_PRECISION_FLOOR = GOAL["precision"]
+"""The margin below the review cut stops where out-of-fold precision would fall below this (the goal)."""
 """The block threshold sits at least this far above the review threshold."""
 
 
@@ -494,6 +496,28 @@ def recall_first_cut(scores: np.ndarray, fraud: np.ndarray) -> float:
     return float(s[np.nonzero(ok)[0].max()])
 
 
+def margin_stop(scores: np.ndarray, fraud: np.ndarray, cut: float) -> float:
+    """How far below `cut` the margin may go: the lowest score reached walking down from `cut` while
+    out-of-fold precision stays >= `MARGIN_PRECISION_FLOOR` and the review rate within `REVIEW_BUDGET`.
+
+    The log-odds margin buys recall on another shop's frauds, which score lower; without this stop
+    it also spends the precision the training data shows it cannot afford (on a seed with honest
+    look-alikes of every one-signal fraud, 2 log-odds fell to 0.70 precision out of fold).
+    """
+    order = np.argsort(-scores, kind="stable")
+    s, f = scores[order], fraud[order]
+    tp, flagged = np.cumsum(f), np.arange(1, len(s) + 1)
+    ok = (tp / flagged >= MARGIN_PRECISION_FLOOR) & (flagged / len(s) <= REVIEW_BUDGET)
+    stop = cut
+    for i in np.nonzero(s < cut)[0]:
+        if not ok[i]:
+            break
+        if i + 1 < len(s) and s[i + 1] == s[i]:
+            continue  # a tie: the cut cannot fall between equal scores
+        stop = float(s[i])
+    return stop
+
+
 def thresholds(scores: np.ndarray, fraud: np.ndarray) -> tuple[float, float]:
     """Review and block thresholds from out-of-fold scores, with a margin on both (the documented rule).
 
@@ -501,14 +525,15 @@ def thresholds(scores: np.ndarray, fraud: np.ndarray) -> tuple[float, float]:
     review threshold sits `LOGIT_MARGIN` below it in log-odds (the odds of fraud about 7 times
     lower), and at least `REVIEW_MARGIN` below it in risk (never below 0.001): frauds on another
     shop's data score lower than on the data the weights were fitted on, and a margin in log-odds
-    means the same at every height of the risk curve. Block: above every benign claim out of fold,
+    means the same at every height of the risk curve. The margin stops where out-of-fold precision
+    would fall below the goal's (`margin_stop`). Block: above every benign claim out of fold,
     and at least `BLOCK_GAP` above review; always strictly above review.
     """
     best = recall_first_cut(scores, fraud)
     flagged_frauds = scores[fraud & (scores >= best)]
     lowest = min(max(float(flagged_frauds.min()) if flagged_frauds.size else best, 1e-6), 1 - 1e-6)
     lowered = 1 / (1 + math.exp(-(math.log(lowest / (1 - lowest)) - LOGIT_MARGIN)))
-    review = max(0.001, min(lowered, lowest - REVIEW_MARGIN))
+    review = max(0.001, min(lowered, lowest - REVIEW_MARGIN), margin_stop(scores, fraud, best))
     review = math.floor(review * 10_000) / 10_000
     benign = scores[~fraud]
     block = max(review + BLOCK_GAP, (float(benign.max()) + 0.01) if benign.size else 0.0)
@@ -591,8 +616,9 @@ def calibrate(
             "threshold_rule": (
                 f"review: lowest cut out of fold with precision >= {PRECISION_FLOOR} and review rate <= "
                 f"{REVIEW_BUDGET}, then {LOGIT_MARGIN:g} lower in log-odds and at least "
-                f"{REVIEW_MARGIN} below the lowest fraud it flags; block: above every benign claim out of fold "
-                f"and at least {BLOCK_GAP} above review"
+                f"{REVIEW_MARGIN} below the lowest fraud it flags, but not where out-of-fold precision "
+                f"would fall below {MARGIN_PRECISION_FLOOR} or review above {REVIEW_BUDGET}; block: above "
+                f"every benign claim out of fold and at least {BLOCK_GAP} above review"
             ),
             "cv_folds": FOLDS,
             "oof_recall": overall["recall"],

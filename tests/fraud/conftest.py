@@ -16,7 +16,7 @@ from tests.fraud.builders import Shop
 
 @pytest.fixture(scope="session")
 def market_db_file() -> str:
-    """The seeded marketplace (5,000 customers, 50,000 orders, 2,000 labelled claims), seeded once."""
+    """The seeded marketplace (5,000 customers, 50,000 orders, 2,400 labelled claims), seeded once."""
     from agentflows.seed.marketplace import seed_marketplace
 
     return seed_template("market_template", seed_marketplace)

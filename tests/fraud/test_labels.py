@@ -15,7 +15,7 @@ from agentflows.cli import app
 from agentflows.db import session_scope
 from agentflows.db.fraud import Claim, ClaimLabel
 from agents.fraud.config import shipped_rules_path
-from tasks.fraud.evaluation import BLOCK_GAP, LOGIT_MARGIN, REVIEW_MARGIN, thresholds
+from tasks.fraud.evaluation import BLOCK_GAP, LOGIT_MARGIN, MARGIN_PRECISION_FLOOR, REVIEW_MARGIN, thresholds
 from tasks.fraud.labels import is_holdout, read_labels
 
 runner = CliRunner()
@@ -80,7 +80,7 @@ def test_bad_label_rows_are_reported_by_line_and_nothing_is_scored(market_db: st
 
 def test_thresholds_keep_a_margin_below_the_lowest_flagged_fraud_and_block_above_review() -> None:
     rng = np.random.default_rng(0)
-    scores = np.concatenate([rng.uniform(0.6, 0.99, 40), rng.uniform(0.0, 0.3, 400)])
+    scores = np.concatenate([rng.uniform(0.6, 0.99, 40), rng.uniform(0.0, 0.05, 400)])
     fraud = np.array([True] * 40 + [False] * 400)
     review, block = thresholds(scores, fraud)
     lowest = scores[:40].min()
@@ -88,6 +88,24 @@ def test_thresholds_keep_a_margin_below_the_lowest_flagged_fraud_and_block_above
     assert np.log(review / (1 - review)) <= np.log(lowest / (1 - lowest)) - LOGIT_MARGIN + 1e-3
     assert block > review and block >= review + BLOCK_GAP - 1e-4
     assert block > scores[~fraud].max()
+
+
+def test_the_margin_stops_where_out_of_fold_precision_would_fall_below_the_goal() -> None:
+    """Honest claims just below the frauds: the full log-odds margin would flag them all, so the review
+    threshold stays where precision on the training scores is still >= the goal's."""
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.uniform(0.6, 0.99, 40), rng.uniform(0.0, 0.55, 400)])
+    fraud = np.array([True] * 40 + [False] * 400)
+    review, _ = thresholds(scores, fraud)
+    lowest = scores[:40].min()
+    full_margin = 1 / (1 + np.exp(-(np.log(lowest / (1 - lowest)) - LOGIT_MARGIN)))
+    assert full_margin < review < lowest, "the margin was cut short, not dropped"
+    flagged = scores >= review
+    assert (flagged & fraud).sum() / flagged.sum() >= MARGIN_PRECISION_FLOOR
+    assert flagged[:40].all(), "every fraud still flagged"
+    below = scores[(scores < review)].max()
+    with_next = scores >= below
+    assert (with_next & fraud).sum() / with_next.sum() < MARGIN_PRECISION_FLOOR, "one step lower breaks the floor"
     same = np.full(20, 0.5)  # degenerate: every score equal, still block strictly above review
     review, block = thresholds(same, np.array([True, False] * 10))
     assert block > review

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,19 @@ from tests.fraud.builders import Shop
 from tests.fraud.test_templates import MESSAGE, NEW_TACTIC
 
 SHIPPED_RULES = shipped_snapshot().text(RULES_PATH)
+
+
+def shipped_line(key: str) -> str:
+    """The shipped rules.yaml line that sets `key` (the values change with every refit; the tests do not)."""
+    match = re.search(rf"^ *{key}: \S+$", SHIPPED_RULES, re.M)
+    assert match, f"no `{key}:` line in the shipped rules.yaml"
+    return match.group(0)
+
+
+REVIEW_LINE, BLOCK_LINE = shipped_line("review_threshold"), shipped_line("block_threshold")
+BIAS_LINE = shipped_line("bias")
+CONVERSATION_LINE = shipped_line("conversation")
+SHIPPED_REVIEW, SHIPPED_BLOCK = REVIEW_LINE.split(": ")[1], BLOCK_LINE.split(": ")[1]
 RULE_CONDITION = "    when:\n      address_on_fraud_list: true"  # the shipped hard rule's condition, as written
 
 
@@ -66,7 +80,7 @@ def test_the_shipped_workspace_passes_and_carries_the_known_fraud_address_rule()
 
 def test_broken_yaml_in_rules_is_refused_with_its_line() -> None:
     line = line_of_text(SHIPPED_RULES, "bias:")
-    broken = SHIPPED_RULES.replace("bias: -7.6584", "bias: -7.6584: oops")
+    broken = SHIPPED_RULES.replace(BIAS_LINE, f"{BIAS_LINE}: oops")
     assert rules_problems(broken) == [
         f"fraud/rules.yaml:{line}: YAML does not parse: mapping values are not allowed here"
     ]
@@ -83,8 +97,8 @@ def test_a_rule_on_an_unknown_field_is_refused_with_its_line() -> None:
     ("old", "new", "needle", "message"),
     [
         (
-            "  conversation: 5.8957",
-            "  conversatoin: 5.8957",
+            CONVERSATION_LINE,
+            CONVERSATION_LINE.replace("conversation", "conversatoin"),
             "conversatoin",
             "unknown signal `conversatoin` in weights",
         ),
@@ -114,8 +128,8 @@ def test_an_unknown_signal_is_refused_with_its_line(old: str, new: str, needle: 
             condition("message_matches_template: [no-such]"),
             "`message_matches_template` names templates that are not in fraud/templates/: no-such",
         ),
-        ("review_threshold: 0.1038", "review_threshold: 1.3", "`review_threshold` must be between 0 and 1"),
-        ("review_threshold: 0.1038", "review_threshold: 0.99", "review_threshold 0.99 is above block_threshold 0.971"),
+        (REVIEW_LINE, "review_threshold: 1.3", "`review_threshold` must be between 0 and 1"),
+        (REVIEW_LINE, "review_threshold: 0.99", f"review_threshold 0.99 is above block_threshold {SHIPPED_BLOCK}"),
         ("    at_least: review", "    at_least: escalate", "unknown consequence `at_least: escalate`"),
         ("    at_least: review", "    at_least: clear", "`at_least: clear` is not allowed"),
     ],
@@ -271,9 +285,12 @@ def test_fitted_values_replace_only_the_numbers_and_keep_comments_and_hard_rules
 def test_a_rules_file_in_another_layout_is_rewritten_whole() -> None:
     from dataclasses import replace
 
-    compact = SHIPPED_RULES.split("weights:")[0] + (
-        "weights: {address: 2.6577, return_distance: 8.0796, customer: 8.1005, tracking: 7.5576, payment: 6.3283, "
-        "conversation: 5.8957}\n" + SHIPPED_RULES.split("  conversation: 5.8957\n", 1)[1]
+    weights = SHIPPED_RULES.split("weights:\n", 1)[1].split("bias:", 1)[0]
+    inline = ", ".join(line.strip() for line in weights.strip().splitlines())
+    compact = (
+        SHIPPED_RULES.split("weights:")[0]
+        + f"weights: {{{inline}}}\n"
+        + SHIPPED_RULES.split(f"{CONVERSATION_LINE}\n", 1)[1]
     )
     shipped = parse_rules(RULES_PATH, compact)
     fitted = replace(shipped, review_threshold=0.5)
@@ -291,9 +308,7 @@ def test_raising_the_review_threshold_shows_lower_recall_and_the_changed_claims(
 
     active = load_workspace(shipped_snapshot())
     proposed = workspace_with_rules(
-        SHIPPED_RULES.replace("review_threshold: 0.1038", "review_threshold: 0.99").replace(
-            "block_threshold: 0.971", "block_threshold: 0.995"
-        )
+        SHIPPED_RULES.replace(REVIEW_LINE, "review_threshold: 0.99").replace(BLOCK_LINE, "block_threshold: 0.995")
     )
     comparison = compare_fraud(active, proposed, "holdout")
     a, p = comparison.active, comparison.proposed
@@ -306,7 +321,7 @@ def test_raising_the_review_threshold_shows_lower_recall_and_the_changed_claims(
 
     markdown = comparison.markdown(max_claims=len(comparison.changes))  # every changed claim listed
     assert f"| recall | {a.recall:.3f} | {p.recall:.3f} | {p.recall - a.recall:+.3f} |" in markdown
-    assert "`review_threshold` 0.1038 -> 0.99" in markdown
+    assert f"`review_threshold` {SHIPPED_REVIEW} -> 0.99" in markdown
     assert f"## Claims whose verdict changes ({len(comparison.changes)})" in markdown
     for change in comparison.changes:
         assert f"| {change.claim_id} | {change.pattern} |" in markdown

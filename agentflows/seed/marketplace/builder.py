@@ -323,8 +323,14 @@ class MarketBuilder:
         address: int | None = None,
         card: str | None = None,
     ) -> int:
-        """An order placed `days` ago (home address, lognormal amount unless given)."""
+        """An order placed `days` ago (home address, lognormal amount unless given), never before the account.
+
+        A pattern may pick a customer who signed up after the drawn date; the order then moves to
+        just after the signup (an order older than its account would read as a negative account age).
+        """
         placed = NOW - timedelta(days=self.rng.uniform(*days))
+        signup = self.m.customers[cid - 1]["signup_at"]
+        placed = max(placed, signup + timedelta(hours=self.rng.uniform(2, 96)))
         amount = amount if amount is not None else float(np.exp(self.np.normal(3.9, 0.8)))
         return self.order(cid, placed, amount, address or self.home[cid], card, fate)
 
