@@ -2,15 +2,18 @@
 
     .venv/bin/python benchmarks/latency.py [--quick] [--sequential 30] [--rate 5] [--seconds 60]
                                            [--modes offline,fake] [--paths landing,outreach,fraud]
+                                           [--cold 3] [--no-floor] [--json FILE]
 
 For each model mode (`offline`: no model time; `fake`: the fake provider answering every request after
 1 s) it starts `agentflows up` on free loopback ports, as a user does, plus a second receiver on the same
-stack with `AGENTFLOWS_WARM_RUNS=` (empty), and measures three ways in the same run:
+stack with `AGENTFLOWS_WARM_RUNS=` (empty), and measures in the same run:
 
   warm     the stack's receiver: it runs these flows as Prefect flow runs in its own process
   cold     today's deployment-run path: the run waits for the runner's poll and a new process
   plain    the same agent called by plain pydantic-ai in this process (no Prefect): landing only,
            the other paths' steps are Prefect tasks themselves
+  floor    (offline) `benchmarks.latency_floor` against the same server: an empty flow with one task run
+           warm through the same `run_flow` path, and the four bare API round trips of every warm run
 
 What "done" means per path (latency counts from the request's scheduled send):
 
@@ -23,10 +26,13 @@ What "done" means per path (latency counts from the request's scheduled send):
 Loads: `--sequential` requests one after the other, then an open loop at `--rate` requests/s for
 `--seconds` (a request every 1/rate s whatever the answers do). `cold` gets only a few sequential
 requests (`--cold`, 3 by default): each costs seconds, and an open loop would only measure its backlog.
-`--quick` is 10 sequential, 5 req/s for 15 s, the fake mode for landing only. The table has p50/p95/max
-and the engine overhead, measured minus provider time: the `plain` median of the same mode for
-landing, 0 offline. The last line is `landing_p95_overhead_ms=<n> outreach_p95_overhead_ms=<n>`
-(offline, warm, the worse of sequential and open loop).
+`--quick` is 10 sequential, 5 req/s for 15 s. After each open loop the stack settles (no run in flight,
+at most 3 minutes) so a backlog does not slow the next path. The table has p50/p95/max, the provider time
+(fake mode: per warm sequential request, the time a model request was in flight, from the fake
+provider's own log; 0 offline) and the engine overhead, p95 minus provider time; the warm sequential
+rows also print the receiver's and the Prefect server's CPU per request. The last line is
+`landing_p95_overhead_ms=<n> outreach_p95_overhead_ms=<n>` (offline, warm, the worse of sequential and
+open loop).
 
 Client, stack and fake provider share the machine's cores; on a shared machine compare the ratios.
 """
