@@ -2,15 +2,18 @@
 
     .venv/bin/python benchmarks/latency.py [--quick] [--sequential 30] [--rate 5] [--seconds 60]
                                            [--modes offline,fake] [--paths landing,outreach,fraud]
+                                           [--cold 3] [--no-floor] [--json FILE]
 
 For each model mode (`offline`: no model time; `fake`: the fake provider answering every request after
 1 s) it starts `agentflows up` on free loopback ports, as a user does, plus a second receiver on the same
-stack with `AGENTFLOWS_WARM_RUNS=` (empty), and measures three ways in the same run:
+stack with `AGENTFLOWS_WARM_RUNS=` (empty), and measures in the same run:
 
   warm     the stack's receiver: it runs these flows as Prefect flow runs in its own process
   cold     today's deployment-run path: the run waits for the runner's poll and a new process
   plain    the same agent called by plain pydantic-ai in this process (no Prefect): landing only,
            the other paths' steps are Prefect tasks themselves
+  floor    (offline) `benchmarks.latency_floor` against the same server: an empty flow with one task run
+           warm through the same `run_flow` path, and the four bare API round trips of every warm run
 
 What "done" means per path (latency counts from the request's scheduled send):
 
@@ -23,10 +26,13 @@ What "done" means per path (latency counts from the request's scheduled send):
 Loads: `--sequential` requests one after the other, then an open loop at `--rate` requests/s for
 `--seconds` (a request every 1/rate s whatever the answers do). `cold` gets only a few sequential
 requests (`--cold`, 3 by default): each costs seconds, and an open loop would only measure its backlog.
-`--quick` is 10 sequential, 5 req/s for 15 s, the fake mode for landing only. The table has p50/p95/max
-and the engine overhead, measured minus provider time: the `plain` median of the same mode for
-landing, 0 offline. The last line is `landing_p95_overhead_ms=<n> outreach_p95_overhead_ms=<n>`
-(offline, warm, the worse of sequential and open loop).
+`--quick` is 10 sequential, 5 req/s for 15 s. After each open loop the stack settles (no run in flight,
+at most 3 minutes) so a backlog does not slow the next path. The table has p50/p95/max, the provider time
+(fake mode: per warm sequential request, the time a model request was in flight, from the fake
+provider's own log; 0 offline) and the engine overhead, p95 minus provider time; the warm sequential
+rows also print the receiver's and the Prefect server's CPU per request. The last line is
+`landing_p95_overhead_ms=<n> outreach_p95_overhead_ms=<n>` (offline, warm, the worse of sequential and
+open loop).
 
 Client, stack and fake provider share the machine's cores; on a shared machine compare the ratios.
 """
@@ -146,6 +152,12 @@ class Stack:
     @property
     def api(self) -> str:
         return self.up.api
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """The processes whose CPU a warm request costs: the receiver (runs the flow) and the Prefect server."""
+        services = self.up.services()
+        return {"receiver": services["webhooks"], "prefect-server": services["prefect-server"]}
 
     def stop(self) -> None:
         stop_process(self.cold)
@@ -300,13 +312,34 @@ class Cell:
     load: str
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    windows: list[tuple[float, float]] = field(default_factory=list)  # wall-clock (start, end) of each ok request
+    provider_s: list[float] = field(default_factory=list)  # per ok request: time a model request was in flight
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # process -> CPU ms per ok request (warm sequential)
     overhead_ms: float | None = None
+
+    def summary(self) -> dict[str, Any]:
+        ms = [x * 1000 for x in self.latencies]
+        return {
+            "mode": self.mode,
+            "path": self.path,
+            "how": self.how,
+            "load": self.load,
+            "n": len(ms),
+            "errors": len(self.errors),
+            "p50_ms": percentile(ms, 0.5),
+            "p95_ms": percentile(ms, 0.95),
+            "max_ms": max(ms) if ms else None,
+            "provider_ms": statistics.median(self.provider_s) * 1000 if self.provider_s else None,
+            "p95_overhead_ms": self.overhead_ms,
+            "cpu_ms_per_request": self.cpu_ms,
+        }
 
     def row(self) -> list[str]:
         ms = [x * 1000 for x in self.latencies]
         p50, p95 = percentile(ms, 0.5), percentile(ms, 0.95)
         over = "-" if self.overhead_ms is None else f"{self.overhead_ms:.0f}"
         mx = f"{max(ms):.0f}" if ms else "-"
+        provider = f"{statistics.median(self.provider_s) * 1000:.0f}" if self.provider_s else "-"
         return [
             self.mode,
             self.path,
@@ -317,6 +350,7 @@ class Cell:
             f"{p50:.0f}",
             f"{p95:.0f}",
             mx,
+            provider,
             over,
         ]
 
@@ -325,10 +359,11 @@ async def sequential(make: Callable[[], Request], n: int, cell: Cell) -> None:
     async with httpx.AsyncClient(timeout=120) as client:
         for _ in range(n):
             request = make()
-            started = time.perf_counter()
+            started, wall = time.perf_counter(), time.time()
             try:
                 await request(client)
                 cell.latencies.append(time.perf_counter() - started)
+                cell.windows.append((wall, time.time()))
             except Exception as exc:
                 cell.errors.append(str(exc))
 
@@ -349,6 +384,49 @@ async def open_loop(make: Callable[[], Request], rate: float, seconds: float, ce
                 cell.errors.append(str(exc))
 
         await asyncio.gather(*(one(i) for i in range(int(rate * seconds))))
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """user + system CPU seconds of each process so far (Linux /proc; 0 for one that is gone)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError, ValueError):
+            out[name] = 0.0
+    return out
+
+
+def settle(api: str, timeout_s: float = 180) -> None:
+    """Until no flow run is scheduled, pending or running on the stack (or `timeout_s`)."""
+    body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING", "RUNNING"]}}}}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(f"{api}/flow_runs/count", json=body, timeout=10).json() == 0:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    print(f"the stack still had runs in flight after {timeout_s:.0f} s", flush=True)
+
+
+def provider_busy(log: list[Any], windows: list[tuple[float, float]]) -> list[float]:
+    """Per request window: seconds during which at least one model request was in flight at the provider
+    (the union of the fake provider's logged request intervals inside the window)."""
+    intervals = sorted((entry.time - entry.duration_s, entry.time) for entry in log)
+    busy = []
+    for start, end in windows:
+        total, reach = 0.0, start
+        for a, b in intervals:
+            a, b = max(a, reach), min(b, end)
+            if b > a:
+                total += b - a
+                reach = b
+        busy.append(total)
+    return busy
 
 
 def plain_landing(stack: Stack, ids: Ids, site: str, n: int, cell: Cell) -> None:
@@ -402,6 +480,37 @@ def plain_landing(stack: Stack, ids: Ids, site: str, n: int, cell: Cell) -> None
 # --- the run ---------------------------------------------------------------------------------------------
 
 
+def measure_floor(stack: Stack, n: int) -> list[Cell]:
+    """`benchmarks.latency_floor` in a fresh process with the receiver's Prefect environment (same server)."""
+    env = stack.env | {
+        "PREFECT_API_URL": stack.api,
+        "PREFECT_HOME": str(stack.up.data_dir / "prefect"),
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.latency_floor", "--n", str(n)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        print(f"floor failed: {done.stderr[-2000:]}", flush=True)
+        return []
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    cells = [Cell("offline", "floor: empty flow + 1 task", "warm run_flow", f"sequential x{n}")]
+    cells[0].latencies = [ms / 1000 for ms in data["empty_flow"]]
+    for call, values in data["round_trips"].items():
+        cell = Cell("offline", f"floor: API {call}", "bare client", f"sequential x{n}")
+        cell.latencies = [ms / 1000 for ms in values]
+        cells.append(cell)
+    for cell in cells:
+        print(" | ".join(cell.row()), flush=True)
+    return cells
+
+
 def measure_mode(mode: str, args: argparse.Namespace, work: Path, site: str) -> list[Cell]:
     provider = None
     if mode == "fake":
@@ -412,9 +521,10 @@ def measure_mode(mode: str, args: argparse.Namespace, work: Path, site: str) -> 
         ).start()
     stack, ids = start_stack(work, mode, provider.openai_base_url if provider else None)
     cells: list[Cell] = []
-    paths = [p for p in args.paths if mode == "offline" or not args.quick or p == "landing"]
     try:
-        for path in paths:
+        if mode == "offline" and not args.no_floor:
+            cells += measure_floor(stack, args.sequential)
+        for path in args.paths:
 
             def maker(base: str, path: str = path) -> Callable[[], Request]:
                 return {
@@ -424,15 +534,27 @@ def measure_mode(mode: str, args: argparse.Namespace, work: Path, site: str) -> 
                 }[path]
 
             for how, base, n in (("warm", stack.warm_url, args.sequential), ("cold", stack.cold_url, args.cold)):
+                if n <= 0:
+                    continue
                 asyncio.run(sequential(maker(base), 2, Cell(mode, path, how, "warm-up")))  # first-run imports
+                if provider:
+                    provider.reset_stats()
                 cell = Cell(mode, path, how, f"sequential x{n}")
+                before = cpu_seconds(stack.pids)
                 asyncio.run(sequential(maker(base), n, cell))
+                if how == "warm" and cell.latencies:
+                    after = cpu_seconds(stack.pids)
+                    cell.cpu_ms = {k: (after[k] - before[k]) * 1000 / len(cell.latencies) for k in before}
+                if provider:
+                    cell.provider_s = provider_busy(provider.stats.log, cell.windows)
+                cells.append(cell)
+                print(" | ".join(cell.row()), cell.cpu_ms or "", flush=True)
+            if args.seconds > 0:
+                cell = Cell(mode, path, "warm", f"open loop {args.rate:g}/s x {args.seconds:g}s")
+                asyncio.run(open_loop(maker(stack.warm_url), args.rate, args.seconds, cell))
                 cells.append(cell)
                 print(" | ".join(cell.row()), flush=True)
-            cell = Cell(mode, path, "warm", f"open loop {args.rate:g}/s x {args.seconds:g}s")
-            asyncio.run(open_loop(maker(stack.warm_url), args.rate, args.seconds, cell))
-            cells.append(cell)
-            print(" | ".join(cell.row()), flush=True)
+                settle(stack.api)  # a backlog left behind must not slow the next path's figures
             if path == "landing":
                 cell = Cell(mode, path, "plain", f"sequential x{args.sequential}")
                 plain_landing(stack, ids, site, args.sequential, cell)
@@ -450,17 +572,24 @@ def measure_mode(mode: str, args: argparse.Namespace, work: Path, site: str) -> 
 
 
 def add_overheads(cells: list[Cell]) -> None:
-    plain = {c.mode: statistics.median(c.latencies) for c in cells if c.how == "plain" and c.latencies}
+    """p95 minus provider time: 0 offline; with the fake provider, the median time a model request of the
+    path was in flight per warm sequential request (the same figure for every load and way of that path)."""
+    provider = {
+        (c.mode, c.path): statistics.median(c.provider_s)
+        for c in cells
+        if c.how == "warm" and c.provider_s and c.load.startswith("sequential")
+    }
     for c in cells:
-        if not c.latencies:
+        if not c.latencies or c.path.startswith("floor"):
             continue
-        provider_s = 0.0 if c.mode == "offline" else (plain.get(c.mode) if c.path == "landing" else None)
+        provider_s = 0.0 if c.mode == "offline" else provider.get((c.mode, c.path))
         if provider_s is not None:
             c.overhead_ms = (percentile(c.latencies, 0.95) - provider_s) * 1000
 
 
 def table(cells: list[Cell]) -> str:
-    head = ["mode", "path", "how", "load", "n", "errors", "p50 ms", "p95 ms", "max ms", "p95 overhead ms"]
+    head = ["mode", "path", "how", "load", "n", "errors", "p50 ms", "p95 ms", "max ms", "provider ms"]
+    head.append("p95 overhead ms")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(c.row()) + " |" for c in cells]
     return "\n".join(lines)
@@ -473,13 +602,15 @@ def worst_overhead(cells: list[Cell], path: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10 sequential, 5/s for 15 s, fake mode: landing only")
+    parser.add_argument("--quick", action="store_true", help="10 sequential, 5/s for 15 s")
     parser.add_argument("--sequential", type=int, default=30)
     parser.add_argument("--cold", type=int, default=3, help="sequential requests through today's path")
     parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--modes", default="offline,fake")
     parser.add_argument("--paths", default="landing,outreach,fraud")
+    parser.add_argument("--no-floor", action="store_true", help="skip the empty-flow and round-trip floor")
+    parser.add_argument("--json", type=Path, help="also write every cell's figures to this file")
     args = parser.parse_args()
     if args.quick:
         args.sequential, args.seconds = min(args.sequential, 10), min(args.seconds, 15.0)
@@ -493,6 +624,8 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     add_overheads(cells)
+    if args.json:
+        args.json.write_text(json.dumps([c.summary() for c in cells], indent=1))
     print()
     print(table(cells))
     print(

@@ -32,14 +32,19 @@ import contextvars
 import logging
 import os
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from agentflows import run_milestones
 from agentflows.compat.prefect_warm import without_suspension_observer
 from agentflows.processes import pid_alive
 from agentflows.settings import Settings
 from deployments.serve import load_specs
+
+if TYPE_CHECKING:
+    from prefect.states import State
 
 log = logging.getLogger("agentflows.webhooks")
 
@@ -47,6 +52,20 @@ CRASH_MESSAGE = (
     "The receiver process that ran this flow run stopped before it finished. Redeliver the webhook "
     "or press Retry: completed steps are not repeated."
 )
+
+
+@dataclass(frozen=True)
+class WarmRun:
+    task: asyncio.Task[State | None]
+    deployment: str
+
+
+@dataclass(frozen=True)
+class Waited:
+    """What a wait on a warm run saw: the milestone reached, and/or the run's final state if it ended here."""
+
+    reached: bool
+    state: State | None
 
 
 class WarmRunner:
@@ -58,7 +77,7 @@ class WarmRunner:
         self.ledger = settings.data_dir / "warm-runs"
         wanted = set(settings.warm_runs)
         self.flows = {spec.full_name: spec.flow for spec in load_specs() if spec.full_name in wanted}  # imported now
-        self.running: dict[str, asyncio.Task[Any]] = {}
+        self.running: dict[str, WarmRun] = {}
         self._reruns: dict[str, asyncio.Lock] = {}
         self._clients = AsyncExitStack()
         self._context: contextvars.Context | None = None
@@ -76,8 +95,13 @@ class WarmRunner:
     def wants(self, deployment: str) -> bool:
         return deployment in self.flows
 
-    async def try_run(self, flow_run_id: str, deployment: str) -> bool:
-        """Claim the run and start it here; False when it is not ours to run (the runner will)."""
+    async def try_run(
+        self, flow_run_id: str, deployment: str, flow_run: Any = None, milestones: tuple[str, ...] = ()
+    ) -> bool:
+        """Claim the run and start it here; False when it is not ours to run (the runner will).
+
+        `flow_run`: the run as its creator got it back (saves reading it again); `milestones`: what a
+        waiter in this process will ask for before the run ends (`agentflows.run_milestones`)."""
         from prefect.client.schemas.objects import StateType
         from prefect.states import Pending
 
@@ -89,40 +113,54 @@ class WarmRunner:
         if answer.state is None or answer.state.type != StateType.PENDING or answer.status.value != "ACCEPT":
             return False  # the runner (or a copy of this delivery) got there first
         self._write_ledger(flow_run_id)
+        if flow_run is not None:
+            flow_run.state = answer.state  # what the server holds now, lease details included
+        for milestone in milestones:
+            run_milestones.expect(flow_run_id, milestone)
         context = self._context.run(contextvars.copy_context) if self._context else None  # one copy per run
-        task = asyncio.create_task(self._run(flow_run_id, deployment), context=context)
-        self.running[flow_run_id] = task
-        task.add_done_callback(lambda _: self.running.pop(flow_run_id, None))
+        task = asyncio.create_task(self._run(flow_run_id, deployment, flow_run), context=context)
+        self.running[flow_run_id] = WarmRun(task, deployment)
+        task.add_done_callback(lambda _: self._ended(flow_run_id))
         return True
 
-    async def _run(self, flow_run_id: str, deployment: str) -> None:
+    def _ended(self, flow_run_id: str) -> None:
+        self.running.pop(flow_run_id, None)
+        run_milestones.forget(flow_run_id)
+
+    async def _run(self, flow_run_id: str, deployment: str, flow_run: Any = None) -> State | None:
+        """The run, to its final state (returned), or None when it suspended, was taken over or errored."""
         from prefect.exceptions import Abort, Pause
         from prefect.flow_engine import run_flow
 
+        state = None
         try:
-            flow_run = await self.client.read_flow_run(UUID(flow_run_id))
+            if flow_run is None:
+                flow_run = await self.client.read_flow_run(UUID(flow_run_id))
             # `run_flow`, not `run_flow_async`: it resolves the run's parameters (and the flow's defaults) as
             # the runner's subprocess does; for an async flow it returns the coroutine of the run.
             with without_suspension_observer():  # ~180 ms of blocking per run (agentflows.compat.prefect_warm)
-                await run_flow(self.flows[deployment], flow_run=flow_run, return_type="state")  # type: ignore[misc]
+                state = await run_flow(self.flows[deployment], flow_run=flow_run, return_type="state")  # type: ignore[misc]
         except (Pause, Abort):
             pass  # suspended for a person, or taken over: the run's state says so
         except Exception:  # the engine records the run's failure itself; this is the process's own log
             log.exception("warm run %s of %s ended with an error", flow_run_id, deployment)
         finally:
             (self.ledger / flow_run_id).unlink(missing_ok=True)
-        await self._start_approvals(flow_run_id, deployment)
+        await self._start_approvals(flow_run_id, deployment, state)
+        return state if state is not None and state.is_final() else None
 
-    async def _start_approvals(self, flow_run_id: str, deployment: str) -> None:
+    async def _start_approvals(self, flow_run_id: str, deployment: str, state: State | None) -> None:
         """An outreach batch's approval runs go warm too: they draft nothing, only pause with their form."""
         from deployments.webhooks.deployment_names import APPROVAL, OUTREACH
 
         if deployment != OUTREACH or APPROVAL not in self.flows:
             return
-        run = await self.client.read_flow_run(UUID(flow_run_id))
-        if not (run.state and run.state.is_completed()):
+        if state is None:  # ended here without a final state (an error in this process): ask Prefect
+            run = await self.client.read_flow_run(UUID(flow_run_id))
+            state = run.state
+        if not (state and state.is_completed()):
             return
-        summary = await run.state.result(raise_on_failure=False)
+        summary = await state.result(raise_on_failure=False)
         for outcome in getattr(summary, "outcomes", []):
             if outcome.outcome == "awaiting_approval" and outcome.flow_run_id:
                 await self.try_run(outcome.flow_run_id, APPROVAL)
@@ -144,11 +182,25 @@ class WarmRunner:
                 log.info("redelivered crashed run %s is left to the runner", flow_run_id)
         return True
 
-    async def wait(self, flow_run_id: str, timeout: float) -> None:
-        """Until this process's run of `flow_run_id` ends or `timeout` passes (no polling)."""
-        task = self.running.get(flow_run_id)
-        if task is not None and timeout > 0:
-            await asyncio.wait([task], timeout=timeout)
+    def running_as(self, flow_run_id: str, deployment: str) -> bool:
+        """Whether this process is running `flow_run_id`, a run of `deployment` (no need to ask Prefect)."""
+        run = self.running.get(flow_run_id)
+        return run is not None and run.deployment == deployment
+
+    async def wait(self, flow_run_id: str, timeout: float, milestone: str | None = None) -> Waited:
+        """Until this process's run of `flow_run_id` ends, reaches `milestone`, or `timeout` passes (no polling)."""
+        run = self.running.get(flow_run_id)
+        if run is None or timeout <= 0:
+            return Waited(reached=False, state=None)
+        waits: list[asyncio.Future[Any]] = [run.task]
+        if milestone is not None:
+            waits.append(asyncio.ensure_future(run_milestones.wait(flow_run_id, milestone, timeout)))
+        done, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in pending:
+            if waiting is not run.task:
+                waiting.cancel()
+        reached = any(w is not run.task and w in done and w.result() for w in waits)
+        return Waited(reached=reached, state=run.task.result() if run.task.done() else None)
 
     async def mark_orphans_crashed(self) -> int:
         """Runs claimed by a process that died mid-run -> `Crashed`, as the runner does; returns how many."""
@@ -174,7 +226,7 @@ class WarmRunner:
     async def drain(self, timeout: float) -> None:
         """At shutdown: let running runs finish for a while; the rest are marked crashed by the next start."""
         if self.running:
-            await asyncio.wait(list(self.running.values()), timeout=timeout)
+            await asyncio.wait([run.task for run in self.running.values()], timeout=timeout)
         await self._clients.aclose()
 
     def _write_ledger(self, flow_run_id: str) -> None:

@@ -22,6 +22,7 @@ from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import flow_run as current_flow_run
 from sqlalchemy import func, select
 
+from agentflows import run_milestones
 from agentflows.db import session_scope
 from agentflows.db.crm import Account, Contact, Deal, DealStage
 from agentflows.db.webhooks import LandingPlan
@@ -169,6 +170,7 @@ async def landing_plan(visitor: Visitor) -> MarketingPlan:
     with using_workspace(version):  # the usage rows of the planner's model requests record it
         plan, model = await write_plan(data, workspace)
     await save_plan(flow_run_id, plan, match, model, version)
+    run_milestones.reach(flow_run_id, run_milestones.ANSWER_STORED)  # a visitor waiting in this process gets it now
     await acreate_markdown_artifact(
         markdown=plan_markdown(plan, version), key="landing-plan", description=md_cell(plan.company)
     )

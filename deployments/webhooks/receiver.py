@@ -17,6 +17,7 @@ from fastapi import HTTPException
 from standardwebhooks import Webhook
 
 from agentflows.db.webhooks import DeliveryStatus, WebhookDelivery
+from agentflows.run_milestones import ANSWER_STORED
 from agentflows.settings import Settings
 from deployments.webhooks.deployment_names import LANDING_PLAN
 from deployments.webhooks.payloads import FAILURE_REASONS, Accepted, PlanAnswer
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from deployments.warm import WarmRunner
 
 log = logging.getLogger("agentflows.webhooks")
+
+# What a waiter in this process asks a warm run of these deployments for before it ends
+MILESTONES = {LANDING_PLAN: (ANSWER_STORED,)}
 
 
 class Receiver:
@@ -69,7 +73,8 @@ class Receiver:
             self._deployment_ids[name] = (await self.client.read_deployment_by_name(name)).id
         return self._deployment_ids[name]
 
-    async def create_run(self, source: str, delivery_id: str, deployment: str, parameters: dict[str, Any]) -> str:
+    async def create_run(self, source: str, delivery_id: str, deployment: str, parameters: dict[str, Any]) -> Any:
+        """The delivery's flow run (a `FlowRun`), created once per idempotency key."""
         from prefect.exceptions import ObjectNotFound
 
         for refresh in (False, True):  # a re-created deployment has a new id: look it up once more
@@ -80,7 +85,7 @@ class Receiver:
                     idempotency_key=f"webhook:{source}:{delivery_id}",
                     tags=["webhook", f"webhook:{source}"],
                 )
-                return str(run.id)
+                return run
             except ObjectNotFound:
                 if refresh:
                     raise
@@ -112,7 +117,7 @@ class Receiver:
         async with self._slots:
             for attempt in range(1, attempts + 1):
                 try:
-                    flow_run_id = await self.create_run(source, delivery_id, deployment, parameters)
+                    flow_run = await self.create_run(source, delivery_id, deployment, parameters)
                     break
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"[:500]
@@ -135,17 +140,21 @@ class Receiver:
                         )
                         raise
                     await asyncio.sleep(min(0.2 * 2**attempt, 5) * (0.5 + random.random()))
-        await asyncio.to_thread(finish_sync, row_id, flow_run_id, None)
+        flow_run_id = str(flow_run.id)
+        # the row's record and the warm claim are independent: the run exists in Prefect either way
+        await asyncio.gather(
+            asyncio.to_thread(finish_sync, row_id, flow_run_id, None), self.run_warm(flow_run, deployment)
+        )
         log.info("accepted %s delivery %s -> %s run %s", source, printable(delivery_id), deployment, flow_run_id)
-        await self.run_warm(flow_run_id, deployment)
         return flow_run_id
 
-    async def run_warm(self, flow_run_id: str, deployment: str) -> None:
+    async def run_warm(self, flow_run: Any, deployment: str) -> None:
         """Run it in this process if it is a warm deployment with a free slot; else the runner will."""
         if self.warm is None or not self.warm.wants(deployment):
             return
+        flow_run_id = str(flow_run.id)
         try:
-            await self.warm.try_run(flow_run_id, deployment)
+            await self.warm.try_run(flow_run_id, deployment, flow_run, MILESTONES.get(deployment, ()))
         except Exception as exc:  # Prefect busy: the run exists and stays Scheduled for the runner
             log.warning("could not claim run %s here (%s); the runner takes it", flow_run_id, type(exc).__name__)
 
@@ -237,7 +246,35 @@ class Receiver:
         return run.state.type.value if run.state else "PENDING"
 
     async def plan_answer(self, flow_run_id: str, wait_s: float = 0) -> PlanAnswer:
-        """The landing plan of a run, waiting up to `wait_s` for the run to finish."""
+        """The landing plan of a run, waiting up to `wait_s` for it to be stored (or for the run to end).
+
+        A run of this process (warm) needs no reads from Prefect while it runs: the answer goes out as
+        soon as the flow says its plan is stored (`ANSWER_STORED`), while the run still records its end.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        state: str | None = None
+        if self.warm is not None and self.warm.running_as(flow_run_id, LANDING_PLAN):
+            waited = await self.warm.wait(flow_run_id, wait_s, milestone=ANSWER_STORED)
+            if waited.state is not None:
+                state = waited.state.type.value
+            elif waited.reached:
+                state = "RUNNING"  # the plan is stored; the run is recording its end
+        if state is None:
+            state = await self._landing_run_state(flow_run_id, max(0.0, deadline - loop.time()))
+        stored = await asyncio.to_thread(plan_sync, flow_run_id)  # once stored, the plan is the answer
+        plan, version = stored if stored is not None else (None, None)
+        return PlanAnswer(
+            flow_run_id=flow_run_id,
+            flow_run_url=self.run_url(flow_run_id),
+            state=state,
+            plan=plan,
+            workspace_version=version,
+            reason=FAILURE_REASONS.get(state),
+        )
+
+    async def _landing_run_state(self, flow_run_id: str, wait_s: float) -> str:
+        """A landing-plan run's state from Prefect, polling up to `wait_s` for it to end (404 for other runs)."""
         from prefect.exceptions import ObjectNotFound
 
         try:
@@ -248,19 +285,11 @@ class Receiver:
             raise HTTPException(404, "no such landing-plan run")
         deadline = asyncio.get_running_loop().time() + wait_s
         if self.warm is not None and not (run.state and run.state.is_final()):
-            await self.warm.wait(flow_run_id, wait_s)  # a run of this process: no polling
+            waited = await self.warm.wait(flow_run_id, wait_s)  # a run of this process: no polling
+            if waited.state is not None:
+                return waited.state.type.value
             run = await self.client.read_flow_run(run.id)
         while not (run.state and run.state.is_final()) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.2)
             run = await self.client.read_flow_run(run.id)
-        state = run.state.type.value if run.state else "PENDING"
-        stored = await asyncio.to_thread(plan_sync, flow_run_id) if state == "COMPLETED" else None
-        plan, version = stored if stored is not None else (None, None)
-        return PlanAnswer(
-            flow_run_id=flow_run_id,
-            flow_run_url=self.run_url(flow_run_id),
-            state=state,
-            plan=plan,
-            workspace_version=version,
-            reason=FAILURE_REASONS.get(state),
-        )
+        return run.state.type.value if run.state else "PENDING"

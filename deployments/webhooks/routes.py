@@ -69,8 +69,9 @@ async def form_submitted(
     receiver: ReceiverDep,
     wait: Annotated[float, Query(ge=0, description="Seconds to wait for the plan (at most 30)")] = 0,
 ) -> Any:
-    """Start a landing-page plan; with `?wait=N`, answer 200 once the run ended in time: its plan, or
-    `state` FAILED/CRASHED/CANCELLED with a `reason` (no plan); 202 `started` while it still runs."""
+    """Start a landing-page plan; with `?wait=N`, answer 200 as soon as the plan is stored (`state` COMPLETED,
+    or RUNNING while the run records its end), or once the run ended without one: `state` FAILED/CRASHED/
+    CANCELLED with a `reason`; 202 `started` when neither happened in time."""
     visitor = parse(Visitor, delivery)
     wait = min(wait, receiver.settings.webhook_max_wait_s)
     deadline = asyncio.get_running_loop().time() + wait
@@ -80,16 +81,16 @@ async def form_submitted(
         answer = await receiver.plan_answer(
             accepted.flow_run_id, max(0.0, deadline - asyncio.get_running_loop().time())
         )
-        if answer.state in FINAL_STATES:  # the plan, or honestly why there is none (never "started")
+        if answer.plan is not None or answer.state in FINAL_STATES:  # the plan, or honestly why there is none
             return JSONResponse(answer.model_dump(mode="json"), status_code=200)
     return accepted
 
 
 @plans.get("/{flow_run_id}", response_model=PlanAnswer)
 async def get_plan(flow_run_id: str, receiver: ReceiverDep) -> Any:
-    """A landing plan: 200 once the run finished (with the plan if it succeeded), 202 while it runs."""
+    """A landing plan: 200 once the plan is stored or the run ended without one, 202 while it runs."""
     answer = await receiver.plan_answer(flow_run_id)
-    final = answer.state in FINAL_STATES
+    final = answer.plan is not None or answer.state in FINAL_STATES
     return JSONResponse(answer.model_dump(mode="json"), status_code=200 if final else 202)
 
 

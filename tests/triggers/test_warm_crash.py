@@ -146,8 +146,15 @@ def test_a_killed_warm_run_is_marked_crashed_and_a_redelivery_completes_it_once(
         done = httpx.post(f"{base}/webhooks/landing/form-submitted?wait=30", content=body, headers=again, timeout=60)
         assert done.status_code == 200, done.text
         assert done.json()["flow_run_id"] == run_id and done.json()["plan"]["company"] == "Acme Produce"
+        run_url = f"{prefect_server}/flow_runs/{run_id}"
+        wait_for(
+            lambda: httpx.get(run_url, timeout=10).json()["state"]["type"] == "COMPLETED",
+            timeout=20,
+            what="the rerun to record its end",
+        )
         copy = httpx.post(f"{base}/webhooks/landing/form-submitted?wait=30", content=body, headers=again, timeout=60)
         assert copy.json()["flow_run_id"] == run_id and copy.json()["state"] == "COMPLETED"  # no third run
+        assert copy.json()["plan"] == done.json()["plan"]
     finally:
         os.killpg(second.pid, signal.SIGTERM)
         second.wait(20)
