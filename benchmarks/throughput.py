@@ -73,22 +73,22 @@ def run_agents(ids: list[int]) -> dict[str, float]:
     from prefect import flow
     from prefect.context import get_run_context
 
-    from flows.prospect_outreach import draft_for
-    from tasks.crm import load_prospects
+    from flows.prospect_outreach import batch_inputs, draft_prospects
 
     @flow(name="outreach-drafting-benchmark", persist_result=True)
-    async def drafting(prospect_ids: list[int]) -> int:
+    async def drafting(prospect_ids: list[int]) -> tuple[int, float]:
+        flow_started = time.time()  # the flow function's first line: "after the flow starts" counts from here
         batch_run_id = str(get_run_context().flow_run.id)
-        records = await load_prospects(prospect_ids)
-        results = await asyncio.gather(*(draft_for(r, batch_run_id) for r in records.values()), return_exceptions=True)
+        workspace, records = await batch_inputs(prospect_ids)
+        results = await draft_prospects(records, batch_run_id, workspace)
         failures = [r for r in results if isinstance(r, BaseException)]
         for failure in failures[:3]:
             print(f"failed prospect: {type(failure).__name__}: {failure}"[:300], file=sys.stderr)
-        return len(failures)
+        return len(failures), flow_started
 
     started = time.perf_counter()
-    failed = asyncio.run(drafting(ids))
-    return {"wall_s": time.perf_counter() - started, "failed": failed}
+    failed, flow_started = asyncio.run(drafting(ids))
+    return {"wall_s": time.perf_counter() - started, "failed": failed, "flow_started": flow_started}
 
 
 def run_bare(
@@ -107,7 +107,8 @@ def run_bare(
     body = {"model": MODEL_NAME, "messages": [{"role": "user", "content": "ping"}]}
 
     @flow(name="bare-tasks-benchmark")
-    async def bare(prospect_ids: list[int]) -> int:
+    async def bare(prospect_ids: list[int]) -> tuple[int, float]:
+        flow_started = time.time()
         slots = asyncio.Semaphore(concurrency)
         pace = asyncio.Lock()
         next_start = [time.monotonic()]
@@ -137,11 +138,11 @@ def run_bare(
                     await request(prospect, step)
 
             results = await asyncio.gather(*(one(p) for p in prospect_ids), return_exceptions=True)
-        return sum(isinstance(r, BaseException) for r in results)
+        return sum(isinstance(r, BaseException) for r in results), flow_started
 
     started = time.perf_counter()
-    failed = asyncio.run(bare(ids))
-    return {"wall_s": time.perf_counter() - started, "failed": failed}
+    failed, flow_started = asyncio.run(bare(ids))
+    return {"wall_s": time.perf_counter() - started, "failed": failed, "flow_started": flow_started}
 
 
 def child_main(args: argparse.Namespace) -> None:
@@ -303,6 +304,7 @@ def main() -> None:
         if pg:
             pg.stop()
         raise
+    server_pids = [server.process.pid] + ([server.database.process.pid] if server.database else [])
     ids_file = work / "ids.json"
     ids_file.write_text(json.dumps(ids))
 
@@ -354,7 +356,8 @@ def main() -> None:
                 extra += ["--rpm", str(args.rpm)] if args.rpm else []
                 extra += ["--requests-per-prospect", str(round(per_prospect))]
                 settle(server.process.pid)
-                services_cpu = cpu_seconds(server.process.pid, provider.process.pid)
+                server_cpu = cpu_seconds(*server_pids)
+                provider_cpu = cpu_seconds(provider.process.pid)
                 # A fresh result store per run: with the one before it, a repeat would replay every model
                 # request from the cache (a re-run with the same inputs is not paid again) and measure nothing.
                 fresh = {
@@ -367,34 +370,53 @@ def main() -> None:
                     ids_file,
                     extra,
                 )
-                result["services_cpu_s"] = cpu_seconds(server.process.pid, provider.process.pid) - services_cpu
+                result["server_cpu_s"] = cpu_seconds(*server_pids) - server_cpu
+                result["provider_cpu_s"] = cpu_seconds(provider.process.pid) - provider_cpu
                 stats = provider.stats
                 sent = [e for e in stats.log if e.status == 200]
                 first_sent = min((e.time - e.duration_s for e in sent), default=result["began"])
                 if os.environ.get("BENCH_DEBUG"):  # requests sent per 5 s since the first one
                     buckets = collections.Counter(int((e.time - e.duration_s - first_sent) // 5) for e in sent)
                     print(f"{kind} sends per 5 s:", [buckets[i] for i in range(max(buckets) + 1)], file=sys.stderr)
+                    firsts = sorted(stats.log, key=lambda e: e.time - e.duration_s)[:5]
+                    print(
+                        f"{kind} first requests (arrival after the flow started, status, duration):",
+                        [
+                            (round(e.time - e.duration_s - result["flow_started"], 2), e.status, round(e.duration_s, 2))
+                            for e in firsts
+                        ],
+                        file=sys.stderr,
+                    )
                 result |= {
                     "warmup_s": first_sent - result.pop("began"),  # process start to the first request sent
+                    "first_request_s": first_sent - result.pop("flow_started"),  # the flow's start to it
                     "busy_rps": len(sent) / max(1e-9, max((e.time for e in sent), default=0) - first_sent),
                     "requests": stats.successes,
                     "rejected": sum(stats.faults.values()),
                     "rps": stats.successes / result["wall_s"],
                     "ideal_s": stats.successes * args.latency_ms / 1000 / args.concurrency,
+                    "flow_cpu_ms": result["cpu_s"] / len(ids) * 1000,
+                    "server_cpu_ms": result["server_cpu_s"] / len(ids) * 1000,
                 }
                 if args.rpm:
                     result["ideal_s"] = max(result["ideal_s"], stats.successes / (args.rpm / 60))
+                    result["held"] = result["rps"] * 60 / args.rpm
                 if not stats.successes:
                     raise SystemExit(f"{kind}: the provider answered no request; rerun with BENCH_DEBUG=1 to see why")
                 result["ratio"] = result["wall_s"] / result["ideal_s"]
                 rows[kind].append(result)
+                held = f", held {result['held']:.0%} of {args.rpm}/min" if args.rpm else ""
                 print(
                     f"{kind:<6} run {repeat + 1}: {result['wall_s']:.1f} s for {stats.successes} requests "
-                    f"(ideal {result['ideal_s']:.1f} s, ratio {result['ratio']:.2f}), {result['rps']:.1f} req/s, "
+                    f"(ideal {result['ideal_s']:.1f} s, ratio {result['ratio']:.2f}), {result['rps']:.1f} req/s{held}, "
                     f"{result['rejected']:.0f} rejected by the provider, {result['failed']:.0f} failed prospects, "
-                    f"peak RSS {result['rss_mib']:.0f} MiB, CPU: {result['cpu_s']:.0f} s in the flow process, "
-                    f"{result['services_cpu_s']:.0f} s in the Prefect server and the provider; "
-                    f"first request {result['warmup_s']:.1f} s after start, then {result['busy_rps']:.1f} req/s",
+                    f"peak RSS {result['rss_mib']:.0f} MiB; CPU: {result['cpu_s']:.1f} s in the flow process "
+                    f"({result['flow_cpu_ms']:.0f} ms a prospect), {result['server_cpu_s']:.1f} s in the Prefect "
+                    f"server and its database ({result['server_cpu_ms']:.0f} ms a prospect), "
+                    f"{result['provider_cpu_s']:.1f} s in the provider; first request "
+                    f"{result['first_request_s']:.2f} s after the flow started "
+                    f"({result['warmup_s']:.1f} s after the process), then "
+                    f"{result['busy_rps']:.1f} req/s; load average {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     finally:
@@ -413,20 +435,34 @@ def main() -> None:
         f"in flight{limit}; {args.database}: Prefect server on {DATABASES[args.database][0]}, project database on "
         f"{DATABASES[args.database][1]}; median of {args.repeats}; {os.cpu_count()} cores.\n"
     )
-    print("| workload | requests | wall (s) | ideal (s) | ratio | req/s | 429s | failed prospects | peak RSS (MiB) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| workload | requests | wall (s) | ideal (s) | ratio | req/s | 429s | failed | peak RSS (MiB) "
+        "| first request after flow start (s) | flow CPU / prospect (ms) | server CPU / prospect (ms) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     names = {"agents": "prospect outreach (agents)", "bare": "bare Prefect tasks (floor)"}
     for kind, m in med.items():
         print(
             f"| {names[kind]} | {m['requests']:.0f} | {m['wall_s']:.1f} | {m['ideal_s']:.1f} | {m['ratio']:.2f} | "
-            f"{m['rps']:.1f} | {m['rejected']:.0f} | {m['failed']:.0f} | {m['rss_mib']:.0f} |"
+            f"{m['rps']:.1f} | {m['rejected']:.0f} | {m['failed']:.0f} | {m['rss_mib']:.0f} | "
+            f"{m['first_request_s']:.2f} | {m['flow_cpu_ms']:.0f} | {m['server_cpu_ms']:.0f} |"
         )
     if "agents" not in med:
         return
+    if "bare" in med:
+        a, b = med["agents"], med["bare"]
+        print(
+            f"\nagents / floor: wall {a['wall_s'] / b['wall_s']:.2f}x, flow CPU a prospect "
+            f"{a['flow_cpu_ms'] / b['flow_cpu_ms']:.2f}x, server CPU a prospect "
+            f"{a['server_cpu_ms'] / b['server_cpu_ms']:.2f}x"
+        )
     if args.rpm:
-        held = med["agents"]["rps"] * 60 / args.rpm
-        print(f"\nheld {held:.0%} of the provider's {args.rpm} requests/min")
-    print(f"ratio={med['agents']['ratio']:.2f} rss_mib={med['agents']['rss_mib']:.0f}")
+        print(f"\nheld {med['agents']['held']:.0%} of the provider's {args.rpm} requests/min (median of the runs)")
+    print(
+        f"ratio={med['agents']['ratio']:.2f} rss_mib={med['agents']['rss_mib']:.0f} "
+        f"first_request_s={med['agents']['first_request_s']:.2f} flow_cpu_ms={med['agents']['flow_cpu_ms']:.0f} "
+        f"server_cpu_ms={med['agents']['server_cpu_ms']:.0f}"
+    )
 
 
 if __name__ == "__main__":
