@@ -479,6 +479,14 @@ def review_threshold(scores: np.ndarray, fraud: np.ndarray) -> float:
     return best_t
 
 
+def _cuts(scores: np.ndarray, fraud: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scores high to low with their labels, and the precision and review rate of cutting at each one."""
+    order = np.argsort(-scores, kind="stable")
+    s, f = scores[order], fraud[order]
+    flagged = np.arange(1, len(s) + 1)
+    return s, f, np.cumsum(f) / flagged, flagged / len(s)
+
+
 def recall_first_cut(scores: np.ndarray, fraud: np.ndarray) -> float:
     """The lowest cut whose out-of-fold precision is still >= `PRECISION_FLOOR` within `REVIEW_BUDGET`.
 
@@ -487,10 +495,8 @@ def recall_first_cut(scores: np.ndarray, fraud: np.ndarray) -> float:
     threshold goes as low as the training data allows without spending precision below the floor.
     Falls back to the F2-best cut when no cut reaches the floor.
     """
-    order = np.argsort(-scores, kind="stable")
-    s, f = scores[order], fraud[order]
-    tp, flagged = np.cumsum(f), np.arange(1, len(s) + 1)
-    ok = (tp / flagged >= PRECISION_FLOOR) & (flagged / len(s) <= REVIEW_BUDGET) & f
+    s, f, precision, review_rate = _cuts(scores, fraud)
+    ok = (precision >= PRECISION_FLOOR) & (review_rate <= REVIEW_BUDGET) & f
     if not ok.any():
         return review_threshold(scores, fraud)
     return float(s[np.nonzero(ok)[0].max()])
@@ -504,10 +510,8 @@ def margin_stop(scores: np.ndarray, fraud: np.ndarray, cut: float) -> float:
     it also spends the precision the training data shows it cannot afford (on a seed with honest
     look-alikes of every one-signal fraud, 2 log-odds fell to 0.70 precision out of fold).
     """
-    order = np.argsort(-scores, kind="stable")
-    s, f = scores[order], fraud[order]
-    tp, flagged = np.cumsum(f), np.arange(1, len(s) + 1)
-    ok = (tp / flagged >= MARGIN_PRECISION_FLOOR) & (flagged / len(s) <= REVIEW_BUDGET)
+    s, _, precision, review_rate = _cuts(scores, fraud)
+    ok = (precision >= MARGIN_PRECISION_FLOOR) & (review_rate <= REVIEW_BUDGET)
     stop = cut
     for i in np.nonzero(s < cut)[0]:
         if not ok[i]:
