@@ -157,6 +157,9 @@ def serve_all(settings: Settings | None = None) -> None:
     """Serve every deployment from this process until interrupted (flow runs are subprocesses)."""
     from prefect import serve
 
+    from agentflows.compat.prefect_runner import install_paused_run_guard
+
+    install_paused_run_guard()  # a run the receiver claimed and suspended meanwhile must not kill the runner
     deployments = build_deployments(settings)
     print(ensure_stale_automation_sync(settings), flush=True)  # in the runner's log
     serve(*deployments, print_starting_message=False)

@@ -9,13 +9,21 @@
 Children are subprocesses in their own sessions, each logging to `<data_dir>/logs/<name>.log`, and
 are stopped by their own process group id, never by name. `<data_dir>/up.lock` (an flock held for
 the supervisor's lifetime) makes a second `up` report what runs instead of crashing, from
-`<data_dir>/up.json`. Policy when a child exits on its own: a red line with its exit code and log,
-then everything else is stopped and `up` exits 1, so a broken stack never looks healthy; restart it
-with `agentflows up` once the log says what went wrong.
+`<data_dir>/up.json`. Policy when a child exits on its own:
+
+- the runner, a worker or the receiver hold no state of their own (runs and their states are in
+  Prefect, queued deliveries in the project database, a warm run a dead receiver left `Running` is
+  marked `Crashed` when it starts again), so `up` prints a red line with the exit code and log and
+  starts it again, at most `RESTARTS` times within `RESTART_WINDOW_S`, once the stack has come up
+  (a child that dies while the stack starts is a configuration error, not a blip);
+- the Prefect server, its database, or a child that keeps dying: the red line, then everything
+  else is stopped and `up` exits 1, so a broken stack never looks healthy; restart it with
+  `agentflows up` once the log says what went wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -50,6 +58,9 @@ from deployments import webhook_secrets
 from deployments.serve import load_specs, run_directory
 
 STOP_TIMEOUT_S = 15
+RESTARTS = 3
+"""How often a stateless child (runner, worker, receiver) is started again within `RESTART_WINDOW_S`."""
+RESTART_WINDOW_S = 300.0
 # Prefect's runner polls for scheduled runs every 10 s. The receiver runs what people wait for itself
 # (`deployments.warm`); the runner takes the rest (approvals resumed, the warm path's overflow, schedules),
 # and a 2 s poll costs one query per poll while cutting the wait for those runs by 8 s.
@@ -77,9 +88,20 @@ class Child:
     log_path: Path
     url: str = ""
     stopper: Callable[[], None] | None = None  # its own way to stop (the database: a fast shutdown)
+    argv: list[str] = field(default_factory=list)  # set for the stateless children `up` may start again
+    restarts: list[float] = field(default_factory=list)  # when it was started again (monotonic)
+    earlier_groups: list[int] = field(default_factory=list)  # process groups of its earlier lives
+
+    def may_restart(self, now: float) -> bool:
+        """Stateless, and started again fewer than RESTARTS times within the window."""
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S]
+        return bool(self.argv) and len(self.restarts) < RESTARTS
 
     def stop(self) -> None:
         """SIGTERM to the child's process group (its flow-run subprocesses too), SIGKILL if it lingers."""
+        for group in self.earlier_groups:  # flow-run processes an earlier life of a restarted runner left
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGTERM)
         if self.process.poll() is not None:
             return
         if self.stopper is not None:
@@ -185,7 +207,9 @@ class Stack:
 
     def save_state(self) -> None:
         state = {"pid": os.getpid(), "started_at": time.time(), "services": [asdict(s) for s in self.services]}
-        self.state_path.write_text(json.dumps(state, indent=2))
+        partial = self.state_path.with_suffix(".json.partial")  # a reader never sees half a file
+        partial.write_text(json.dumps(state, indent=2))
+        partial.replace(self.state_path)
 
     # --- starting ------------------------------------------------------------------------------
 
@@ -208,17 +232,38 @@ class Stack:
         return None
 
     def spawn(self, name: str, argv: list[str], url: str = "") -> Child:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        """Start a stateless child (runner, worker, receiver), logging to `<data_dir>/logs/<name>.log`."""
         log_path = self.log_dir / f"{name}.log"
-        log = log_path.open("ab")
-        env = os.environ | {"PYTHONUNBUFFERED": "1", "AGENTFLOWS_DATA_DIR": str(self.settings.data_dir)}
-        process = subprocess.Popen(  # cwd: the caller's `.env` and data dir, not the install's directory
-            argv, cwd=run_directory(), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        child = Child(name=name, process=process, log_path=log_path, url=url)
+        child = Child(name=name, process=self._popen(argv, log_path), log_path=log_path, url=url, argv=argv)
         self.children.append(child)
-        self.services.append(Service(name=name, pid=process.pid, url=url, log=str(log_path)))
+        self.services.append(Service(name=name, pid=child.process.pid, url=url, log=str(log_path)))
         return child
+
+    def _popen(self, argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = os.environ | {"PYTHONUNBUFFERED": "1", "AGENTFLOWS_DATA_DIR": str(self.settings.data_dir)}
+        with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(  # cwd: the caller's `.env` and data dir, not the install's directory
+                argv, cwd=run_directory(), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def restart(self, child: Child, code: int) -> None:
+        """Start a stateless child again after it exited on its own; the red line says so."""
+        child.restarts.append(time.monotonic())
+        old = child.process.pid
+        child.earlier_groups.append(old)  # flow-run processes it started go on; `up`'s stop ends them
+        child.process = self._popen(child.argv, child.log_path)
+        for service in self.services:
+            if service.name == child.name:
+                service.pid = child.process.pid
+        self.save_state()
+        self.console.print(
+            f"[bold red]{child.name} (pid {old}) exited with code {code}[/]; started it again as pid "
+            f"{child.process.pid} ({len(child.restarts)} of {RESTARTS} within {RESTART_WINDOW_S / 60:.0f} min); "
+            f"log: {child.log_path}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     def setup_auth(self) -> dict[str, str]:
         """Prefect's basic auth (see `agentflows.prefect_auth`): the server's environment, and this process's.
@@ -339,11 +384,16 @@ class Stack:
                     raise UpError(f"the stack was not ready within {timeout:.0f}s; see the logs in {self.log_dir}")
                 time.sleep(0.5)
 
-    def check_children(self) -> None:
+    def check_children(self, restart: bool = False) -> None:
+        """Raise ChildExited for a child that exited; with `restart`, start a stateless one again first."""
         for child in self.children:
             code = child.process.poll()
-            if code is not None:
-                raise ChildExited(child, code)
+            if code is None:
+                continue
+            if restart and child.may_restart(time.monotonic()):
+                self.restart(child, code)
+                continue
+            raise ChildExited(child, code)
 
     def start(self, on_ready: Callable[[Stack], None] | None = None) -> None:
         local = os.environ.get("PREFECT_API_URL", self.settings.prefect_api_url) == self.settings.prefect_api_url
@@ -374,7 +424,7 @@ class Stack:
 
     def supervise(self, interval: float = 0.5) -> None:
         while True:
-            self.check_children()
+            self.check_children(restart=True)
             time.sleep(interval)
 
     def stop(self) -> None:

@@ -35,6 +35,26 @@ def velocity(f: CustomerFacts) -> float:
     return round(0.1 * strength, 4)
 
 
+DISPUTED_AGAIN = 0.4
+"""Weighted earlier disputed deliveries from which a claim counts as a repeat (one within about 14 months)."""
+
+
+def history(f: CustomerFacts) -> float:
+    """Earlier claims by recency and outcome (0 = a clean record).
+
+    Three claims this season weigh ~3, three old ones far less, and a claim on a parcel the carrier
+    scanned lost does not count at all. A "not received" claim on a parcel scanned delivered counts
+    apart and more: honest customers rarely dispute a delivery scan twice (a porch theft is once),
+    while "item not received" abuse is exactly that, repeated. Broken items and refund requests,
+    which loyal customers file a few times a year, keep the mild scale.
+    """
+    weighted = f.prior_claims_weighted
+    any_claims = 0.0 if weighted < 0.6 else 0.1 if weighted < 1.1 else 0.4 if weighted < 1.5 else 0.7
+    disputes = f.prior_disputed_deliveries_weighted
+    disputed = 0.0 if disputes < DISPUTED_AGAIN else 0.45 if disputes < 1.0 else 0.65 if disputes < 1.6 else 0.8
+    return max(any_claims, disputed)
+
+
 def assess(f: CustomerFacts) -> SignalReport:
     """The deterministic rule: new account, unusual basket, repeated claims, combined."""
     evidence = [
@@ -54,10 +74,7 @@ def assess(f: CustomerFacts) -> SignalReport:
         age = 0.1
     else:
         age = 0.0
-    # earlier claims by recency and outcome: three claims this season weigh ~3, three old ones far less,
-    # and a claim on a parcel the carrier scanned lost does not count at all
-    weighted = f.prior_claims_weighted
-    claims = 0.0 if weighted < 0.6 else 0.1 if weighted < 1.1 else 0.4 if weighted < 1.5 else 0.7
+    claims = history(f)
     for cid in f.prior_claim_ids[:3]:
         evidence.append(Evidence(ref=f"claim:{cid}", detail="An earlier claim by the same customer."))
     unusual = 0.0
@@ -86,7 +103,9 @@ def assess(f: CustomerFacts) -> SignalReport:
     parts = []
     if age >= 0.35:
         parts.append(f"new account ({f.account_age_days:.0f} days)")
-    if claims >= 0.4:
+    if f.prior_disputed_deliveries_weighted >= DISPUTED_AGAIN:
+        parts.append("another 'not received' claim on a parcel scanned delivered")
+    elif claims >= 0.4:
         parts.append(f"{plural(f.prior_claims_365d, 'claim')} in the past year")
     if unusual:
         parts.append("order far above the usual basket")

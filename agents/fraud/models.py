@@ -148,6 +148,12 @@ class CustomerFacts(BaseModel):
         default=0.0,
         description="Earlier claims weighted by recency (half-life 180 days), those on carrier-scanned losses left out",
     )
+    prior_disputed_deliveries_weighted: float = Field(
+        default=0.0,
+        description=(
+            "Of those, the 'not received' claims on parcels the carrier scanned delivered, weighted the same way"
+        ),
+    )
     account_age_at_order_days: float = Field(default=0.0, description="Days between signup and the claimed order")
     orders_recent: int = Field(
         default=1, description="The account's orders within VELOCITY_DAYS of the claimed one (it included)"

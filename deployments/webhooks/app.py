@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from agentflows.heap import freeze_imported_heap
 from agentflows.settings import Settings, get_settings
 from deployments import webhook_secrets
 from deployments.warm import WarmRunner
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             warm = WarmRunner(client, current) if current.warm_runs else None  # imports the warm flows now
             if warm is not None:
                 await warm.start()  # its shared clients; runs a killed receiver left Running -> Crashed
+            freeze_imported_heap()  # full GC passes no longer walk the imports: a request's tail, not its p50
             receiver = app.state.receiver = Receiver(client, current, secrets, warm)
             sweep = asyncio.create_task(receiver.recovery_loop())  # queued rows a dead receiver left behind
             yield

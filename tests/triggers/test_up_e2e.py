@@ -6,8 +6,9 @@ without the generated string, while the CLI, the runner, its flow runs and the r
 second `up` reports it; a claim-opened webhook
 signed by `agentflows webhook sign` and sent with the printed curl command starts a fraud check that
 reaches a final or paused state in the stack's Prefect server; the landing page gets its plan within
-`?wait`; a CRM webhook's outreach is approved from another terminal and the email arrives; finally a
-child is killed and `up` reports it loudly and stops everything else.
+`?wait`; a CRM webhook's outreach is approved from another terminal and the email arrives; finally the
+receiver is killed: `up` reports it loudly and starts it again, and when it keeps dying `up` stops
+everything else.
 """
 
 from __future__ import annotations
@@ -158,17 +159,35 @@ def test_a_served_fraud_review_suspends_and_the_analysts_answer_completes_it(sta
     assert actors.count("analyst:Ana") == 1, actors  # decided once, though the run replayed from the top
 
 
-def test_a_dead_child_is_reported_loudly_and_stops_the_stack(stack: UpProcess):
+def test_a_dead_receiver_is_started_again_and_one_that_keeps_dying_stops_the_stack(stack: UpProcess):
     import os
     import signal
 
-    pids = stack.services()
-    os.kill(pids["webhooks"], signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while stack.process.poll() is None:
-        assert time.monotonic() < deadline, "up did not notice its dead child"
-        time.sleep(0.5)
+    from deployments.up import RESTARTS, answers
+
+    first = stack.services()
+    port = stack.env["AGENTFLOWS_WEBHOOK_PORT"]
+
+    def restarted(previous: int) -> int | None:
+        pid = stack.services()["webhooks"]
+        return pid if pid != previous and stack.process.poll() is None else None
+
+    os.kill(first["webhooks"], signal.SIGKILL)
+    pid = wait_for(lambda: restarted(first["webhooks"]), timeout=60, what="up to start the receiver again")
+    assert "webhooks (pid" in stack.text and "exited with code -9" in stack.text and "started it again" in stack.text
+    wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=60, what="the new receiver to answer")
+    assert stack.services()["runner"] == first["runner"], "the rest of the stack kept running"
+    test_landing_form_gets_its_plan_within_wait(stack)  # the new receiver serves a visitor
+
+    for _ in range(RESTARTS):  # one that keeps dying: after RESTARTS restarts within the window, up stops
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while stack.process.poll() is None and stack.services()["webhooks"] == pid:
+            assert time.monotonic() < deadline, "up did not notice its dead child"
+            time.sleep(0.2)
+        pid = stack.services()["webhooks"]
+    wait_for(lambda: stack.process.poll() is not None, timeout=60, what="up to give up and stop")
     assert stack.process.returncode == 1
-    assert "webhooks (pid" in stack.text and "exited with code -9" in stack.text and "webhooks.log" in stack.text
+    assert stack.text.count("started it again") == RESTARTS, stack.text[-3000:]
     for name in ("prefect-server", "runner"):
-        wait_for(lambda pid=pids[name]: not pid_alive(pid), timeout=30, what=f"{name} to be stopped")
+        wait_for(lambda pid=first[name]: not pid_alive(pid), timeout=30, what=f"{name} to be stopped")
