@@ -502,6 +502,10 @@ def measure_floor(stack: Stack, n: int) -> list[Cell]:
     data = json.loads(done.stdout.strip().splitlines()[-1])
     cells = [Cell("offline", "floor: empty flow + 1 task", "warm run_flow", f"sequential x{n}")]
     cells[0].latencies = [ms / 1000 for ms in data["empty_flow"]]
+    if "landing_shape" in data:
+        shaped = Cell("offline", "floor: landing's 5 empty tasks", "warm run_flow", f"sequential x{n}")
+        shaped.latencies = [ms / 1000 for ms in data["landing_shape"]]
+        cells.append(shaped)
     for call, values in data["round_trips"].items():
         cell = Cell("offline", f"floor: API {call}", "bare client", f"sequential x{n}")
         cell.latencies = [ms / 1000 for ms in values]

@@ -11,6 +11,8 @@
                deployment with the same concurrency limit as landing-plan, claimed and run in-process
                through `prefect.flow_engine.run_flow`, exactly as `deployments.warm` runs a flow: shared
                clients, no UI-suspend observer. Timed from the create call until `run_flow` returns.
+  landing shape  the same, with the landing plan's five task runs and nothing in them: three at once
+               (its fetch, CRM match and workspace lookup), then two in turn (its model request, the save)
 
 Prints one JSON object: per measurement the sequential latencies in ms.
 """
@@ -30,13 +32,22 @@ FLOOR_CONCURRENCY = 8  # landing-plan/on-demand's limit: the claim takes a concu
 
 
 @task(name="floor-task")
-async def floor_task() -> int:
-    return 1
+async def floor_task(step: int = 1) -> int:
+    return step
 
 
 @flow(name="latency-floor", persist_result=True)
 async def floor_flow() -> int:
     return await floor_task()
+
+
+@flow(name="latency-floor-landing-shape", persist_result=True)
+async def landing_shape_flow() -> int:
+    """landing-plan's task runs with no work in them: what its shape alone costs on the warm path."""
+    # distinct inputs, as landing's tasks have: none of them is a cache hit on another
+    fetched, matched, workspace = await asyncio.gather(floor_task(1), floor_task(2), floor_task(3))
+    planned = await floor_task(4)
+    return fetched + matched + workspace + planned + await floor_task(5)
 
 
 async def _deployment(client: Any) -> Any:
@@ -68,7 +79,7 @@ async def round_trips(client: Any, deployment_id: Any, n: int) -> dict[str, list
     return out
 
 
-async def empty_flow(client: Any, deployment_id: Any, n: int) -> list[float]:
+async def empty_flow(client: Any, deployment_id: Any, n: int, body: Any = floor_flow) -> list[float]:
     from prefect.flow_engine import run_flow
     from prefect.states import Pending
 
@@ -81,7 +92,7 @@ async def empty_flow(client: Any, deployment_id: Any, n: int) -> list[float]:
         answer = await client.set_flow_run_state(run.id, Pending())
         run.state = answer.state
         with without_suspension_observer():
-            state = await run_flow(floor_flow, flow_run=run, return_type="state")  # type: ignore[misc]
+            state = await run_flow(body, flow_run=run, return_type="state")
         latencies.append((time.perf_counter() - t0) * 1000)
         assert state.is_completed(), state
     return latencies
@@ -99,7 +110,11 @@ async def measure(n: int) -> dict[str, Any]:
             trips = await round_trips(client, deployment_id, n)
             # each run in its own context copy, as the warm runner starts them
             flows = await asyncio.create_task(empty_flow(client, deployment_id, n), context=contextvars.copy_context())
-    return {"round_trips": trips, "empty_flow": flows}
+            await empty_flow(client, deployment_id, 2, landing_shape_flow)
+            shaped = await asyncio.create_task(
+                empty_flow(client, deployment_id, n, landing_shape_flow), context=contextvars.copy_context()
+            )
+    return {"round_trips": trips, "empty_flow": flows, "landing_shape": shaped}
 
 
 def main() -> None:
