@@ -121,3 +121,36 @@ def test_calibrate_writes_a_proposal_and_leaves_the_active_workspace_alone(
 
     again = runner.invoke(app, ["eval", "fraud", "--calibrate", "--write", str(folder)])
     assert again.exit_code == 2 and "not empty" in again.output
+
+
+def test_calibrate_with_propose_starts_the_review_of_exactly_the_proposal_it_wrote(
+    prefect_server: str, market_db: str, workspace_folder: Path, tmp_path: Path
+) -> None:
+    """`--propose` goes through the workspace review, never around it: the `workspace-change` run it
+    starts names the folder it wrote, and the active workspace is unchanged until someone approves."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    from agentflows.cli.workspace import CHANGE_DEPLOYMENT
+    from deployments.serve import build_deployments
+
+    deployment_id = next(d for d in build_deployments() if d.full_name == CHANGE_DEPLOYMENT).apply()
+    active_rules = (workspace_folder / "fraud/rules.yaml").read_text()
+    folder = tmp_path / "proposal"
+    result = runner.invoke(app, ["eval", "fraud", "--calibrate", "--propose", "--write", str(folder), "--no-ablation"])
+    assert result.exit_code in (0, 1) and "Traceback" not in result.output, result.output  # 1: goal not met
+    output = " ".join(result.output.split())
+    assert "proposed" in output and "waits for a reviewer" in output, output
+
+    async def review_runs() -> list:  # type: ignore[type-arg]
+        async with get_client() as client:
+            return await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            )
+
+    runs = [r for r in asyncio.run(review_runs()) if r.parameters.get("proposal") == str(folder.resolve())]
+    assert len(runs) == 1, "one review run, for the folder it wrote"
+    assert (folder / "fraud/rules.yaml").read_text() != active_rules, "the proposal carries the refit"
+    assert (workspace_folder / "fraud/rules.yaml").read_text() == active_rules, "nothing is live before approval"
