@@ -1,7 +1,7 @@
 """Prospect-outreach throughput against a slow, rate-limited model provider, with the engine's floor.
 
     .venv/bin/python benchmarks/throughput.py --prospects 1000 [--latency-ms 500] [--concurrency 50]
-                                              [--rpm 600] [--repeats 1] [--workloads agents bare]
+                                              [--rpm 600] [--repeats 1] [--workloads agents bare shape]
                                               [--database embedded|embedded-all|sqlite|postgres]
 
 N prospects go through prospect outreach up to the approval pause: the drafting half of
@@ -18,6 +18,8 @@ Printed in one run:
   agents         the workload above (wall time, ratio to ideal, requests/s, peak RSS of the flow process)
   bare tasks     the engine's floor: the same number of requests per prospect as plain Prefect tasks
                  posting to the same provider (no agents, no database, in-process semaphore)
+  shape          the same, plus the agents' other task runs per prospect as empty tasks (fetch, style
+                 examples, save: `SHAPE_EXTRA_TASKS`): the floor of the agents' task-run shape
 
 Each workload runs in a fresh child process (peak RSS is that process's own) with an empty result store
 (else a repeat would replay the cached model requests), on a fresh copy of the seeded CRM. Websites are
@@ -91,10 +93,15 @@ def run_agents(ids: list[int]) -> dict[str, float]:
     return {"wall_s": time.perf_counter() - started, "failed": failed, "flow_started": flow_started}
 
 
+SHAPE_EXTRA_TASKS = 3
+"""A prospect's task runs besides its 2 model requests: fetch-website, select-style-examples, save-drafts."""
+
+
 def run_bare(
-    ids: list[int], requests_per_prospect: int, concurrency: int, base_url: str, rpm: int | None
+    ids: list[int], requests_per_prospect: int, concurrency: int, base_url: str, rpm: int | None, extra_tasks: int = 0
 ) -> dict[str, float]:
-    """The engine's floor: the same requests as plain Prefect tasks, one flow run, no agents."""
+    """The engine's floor: the same requests as plain Prefect tasks, one flow run, no agents (with
+    `extra_tasks`, that many empty task runs per prospect too, results persisted like the agents')."""
     import asyncio
 
     import httpx
@@ -133,9 +140,17 @@ def run_bare(
                 answer.raise_for_status()
                 return answer.status_code
 
+            @task(name="empty-step")
+            async def empty_step(prospect: int, step: int) -> int:
+                return step
+
             async def one(prospect: int) -> None:
+                if extra_tasks:
+                    await empty_step(prospect, -1)  # where the agents fetch the website
                 for step in range(requests_per_prospect):  # sequential per prospect, like brief -> route -> write
                     await request(prospect, step)
+                for step in range(1, extra_tasks):  # where they pick style examples and save the drafts
+                    await empty_step(prospect, step)
 
             results = await asyncio.gather(*(one(p) for p in prospect_ids), return_exceptions=True)
         return sum(isinstance(r, BaseException) for r in results), flow_started
@@ -164,7 +179,8 @@ def child_main(args: argparse.Namespace) -> None:
     elif args.child == "agents":
         result = run_agents(ids)
     else:
-        result = run_bare(ids, args.requests_per_prospect, args.concurrency, args.base_url, args.rpm)
+        extra = SHAPE_EXTRA_TASKS if args.child == "shape" else 0
+        result = run_bare(ids, args.requests_per_prospect, args.concurrency, args.base_url, args.rpm, extra)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
     result["cpu_s"] = usage.ru_utime + usage.ru_stime
@@ -232,11 +248,11 @@ def main() -> None:
     parser.add_argument(
         "--workloads",
         nargs="+",
-        choices=["agents", "bare"],
-        default=["agents", "bare"],
+        choices=["agents", "bare", "shape"],
+        default=["agents", "bare", "shape"],
         help="run only these workloads (the last line needs agents)",
     )
-    parser.add_argument("--child", choices=["agents", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["agents", "bare", "shape"], help=argparse.SUPPRESS)
     parser.add_argument("--ids-file", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--requests-per-prospect", type=int, default=2, help=argparse.SUPPRESS)
@@ -328,7 +344,7 @@ def main() -> None:
             "AGENTFLOWS_WEB_TIMEOUT_S": "2",
         }
     )
-    rows: dict[str, list[dict[str, float]]] = {"agents": [], "bare": []}
+    rows: dict[str, list[dict[str, float]]] = {"agents": [], "bare": [], "shape": []}
     try:
         for repeat in range(args.repeats):
             for kind in args.workloads:
@@ -349,7 +365,7 @@ def main() -> None:
                 provider.reset_stats()
                 per_prospect = (
                     statistics.median(r["requests"] / len(ids) for r in rows["agents"])
-                    if kind == "bare" and rows["agents"]
+                    if kind in ("bare", "shape") and rows["agents"]
                     else 3
                 )
                 extra = ["--base-url", provider.openai_base_url, "--concurrency", str(args.concurrency)]
@@ -440,7 +456,11 @@ def main() -> None:
         "| first request after flow start (s) | flow CPU / prospect (ms) | server CPU / prospect (ms) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    names = {"agents": "prospect outreach (agents)", "bare": "bare Prefect tasks (floor)"}
+    names = {
+        "agents": "prospect outreach (agents)",
+        "bare": "bare Prefect tasks (floor)",
+        "shape": f"bare tasks + {SHAPE_EXTRA_TASKS} empty ones a prospect (the agents' shape)",
+    }
     for kind, m in med.items():
         print(
             f"| {names[kind]} | {m['requests']:.0f} | {m['wall_s']:.1f} | {m['ideal_s']:.1f} | {m['ratio']:.2f} | "
@@ -449,13 +469,14 @@ def main() -> None:
         )
     if "agents" not in med:
         return
-    if "bare" in med:
-        a, b = med["agents"], med["bare"]
-        print(
-            f"\nagents / floor: wall {a['wall_s'] / b['wall_s']:.2f}x, flow CPU a prospect "
-            f"{a['flow_cpu_ms'] / b['flow_cpu_ms']:.2f}x, server CPU a prospect "
-            f"{a['server_cpu_ms'] / b['server_cpu_ms']:.2f}x"
-        )
+    for floor in ("bare", "shape"):
+        if floor in med:
+            a, b = med["agents"], med[floor]
+            print(
+                f"\nagents / {floor}: wall {a['wall_s'] / b['wall_s']:.2f}x, flow CPU a prospect "
+                f"{a['flow_cpu_ms'] / b['flow_cpu_ms']:.2f}x, server CPU a prospect "
+                f"{a['server_cpu_ms'] / b['server_cpu_ms']:.2f}x"
+            )
     if args.rpm:
         print(f"\nheld {med['agents']['held']:.0%} of the provider's {args.rpm} requests/min (median of the runs)")
     print(
