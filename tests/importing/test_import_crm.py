@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -117,3 +118,33 @@ def test_contacts_alone_may_refer_to_accounts_imported_before(empty_db, export):
     with session_scope() as s:
         grace = s.scalar(select(Contact).where(Contact.external_id == "P7"))
         assert grace.account.external_id == "A1" and grace.seniority == Seniority.C_LEVEL
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_excel_and_parquet_exports_import_like_their_csv(empty_db, export, suffix):
+    """The same export saved from a spreadsheet (or a data tool) as Excel or Parquet, with the column
+    types pandas gives them (numbers as numbers, an empty cell as missing), imports to the same rows."""
+    import io
+
+    import pandas as pd
+    import yaml
+
+    mapping = yaml.safe_load(export.mapping.read_text())
+    for table, spec in mapping.items():
+        frame = pd.read_csv(io.StringIO((export.folder / spec["file"]).read_text()))
+        target = export.folder / f"{table}{suffix}"
+        frame.to_excel(target, index=False) if suffix == ".xlsx" else frame.to_parquet(target, index=False)
+        (export.folder / spec["file"]).unlink()  # only the new format is there to read
+        spec["file"] = target.name
+    export.write_mapping(mapping)
+
+    result = run_import(load_mapping(export.mapping, "crm"))
+    assert {n: c.added for n, c in result.tables.items()} == {"accounts": 2, "contacts": 2, "deals": 1, "activities": 2}
+    got = crm()
+    assert got["accounts"][0] == ("A1", "Acme Robotics", "acme-robotics.test", "https://acme-robotics.test/", 120)
+    assert got["contacts"][0] == ("P1", "A1", "ada.lovelace@acme-robotics.test", Seniority.VP)
+    assert got["deals"] == [("D1", DealStage.OPEN, 24000.0)]
+    assert [(a[0], a[1], a[2]) for a in got["activities"]] == [
+        ("E1", ActivityKind.CALL, False),
+        ("E2", ActivityKind.NOTE, True),
+    ]
