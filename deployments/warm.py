@@ -9,11 +9,8 @@ itself, on its own event loop. Everything else stays Prefect's:
   logs, artifacts and persisted result in the UI, retried by Prefect like any other;
 - it is claimed the way the runner claims runs: a `Pending` state proposed on the `Scheduled` run.
   Exactly one proposal is accepted, so the runner (or a worker) and this process never both run it;
-- a burst above `warm_run_limit` waits in this process's backlog (oldest first, up to `BACKLOG_S`) and
-  is claimed the moment one of its warm runs ends, instead of falling to the runner, whose new process
-  per run costs seconds of CPU more and, under load, turned a burst into a collapse (the latency
-  benchmark's open loop). The run stays `Scheduled` in Prefect meanwhile, so it is still durable: if
-  this process stops, or the backlog gives it up, the runner picks it up at its next poll;
+  a run this process does not claim (all `warm_run_limit` slots busy, or the receiver restarting) is
+  picked up by the runner at its next poll: a burst queues, it does not fail;
 - a run that waits for a person suspends (`Suspended`) and leaves this process like it leaves a runner's
   subprocess; the answer resumes it on the runner.
 
@@ -51,11 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agentflows.webhooks")
 
-BACKLOG_S = 60.0
-"""How long a run waits in the receiver's backlog for a warm slot before it is left to the runner."""
-BACKLOG_MAX = 1000
-"""Runs waiting at most; beyond, a run is left to the runner at once."""
-
 CRASH_MESSAGE = (
     "The receiver process that ran this flow run stopped before it finished. Redeliver the webhook "
     "or press Retry: completed steps are not repeated."
@@ -66,17 +58,6 @@ CRASH_MESSAGE = (
 class WarmRun:
     task: asyncio.Task[State | None]
     deployment: str
-
-
-@dataclass
-class Backlogged:
-    """A run waiting for a warm slot: what `try_run` needs to start it, and who waits for its start."""
-
-    deployment: str
-    flow_run: Any
-    milestones: tuple[str, ...]
-    until: float  # loop time after which it is left to the runner
-    started: asyncio.Event
 
 
 @dataclass(frozen=True)
@@ -97,8 +78,6 @@ class WarmRunner:
         wanted = set(settings.warm_runs)
         self.flows = {spec.full_name: spec.flow for spec in load_specs() if spec.full_name in wanted}  # imported now
         self.running: dict[str, WarmRun] = {}
-        self.backlog: dict[str, Backlogged] = {}  # insertion order: oldest first
-        self._claiming: dict[str, asyncio.Task[None]] = {}  # backlogged runs whose claim is being asked now
         self._reruns: dict[str, asyncio.Lock] = {}
         self._clients = AsyncExitStack()
         self._context: contextvars.Context | None = None
@@ -126,23 +105,13 @@ class WarmRunner:
         from prefect.client.schemas.objects import StateType
         from prefect.states import Pending
 
-        if not self.wants(deployment) or flow_run_id in self.running:
-            return False
-        admitted = flow_run_id in self._claiming  # its slot was kept for it by `_admit`
-        if not admitted and (self.backlog or len(self.running) + len(self._claiming) >= self.limit):
-            self._enqueue(flow_run_id, deployment, flow_run, milestones)  # first come, first served
-            self._admit()
+        if not self.wants(deployment) or flow_run_id in self.running or len(self.running) >= self.limit:
             return False
         answer = await self.client.set_flow_run_state(
             UUID(flow_run_id), Pending(message=f"claimed by receiver pid {os.getpid()}")
         )
         if answer.state is None or answer.state.type != StateType.PENDING or answer.status.value != "ACCEPT":
-            if answer.state is not None and answer.state.type == StateType.SCHEDULED:  # the deployment's limit:
-                self._enqueue(flow_run_id, deployment, flow_run, milestones)  # its slots are held elsewhere
-            else:
-                self._give_up(flow_run_id)  # the runner (or a copy of this delivery) got there first
-            return False
-        waiting = self.backlog.pop(flow_run_id, None)
+            return False  # the runner (or a copy of this delivery) got there first
         self._write_ledger(flow_run_id)
         if flow_run is not None:
             flow_run.state = answer.state  # what the server holds now, lease details included
@@ -152,45 +121,11 @@ class WarmRunner:
         task = asyncio.create_task(self._run(flow_run_id, deployment, flow_run), context=context)
         self.running[flow_run_id] = WarmRun(task, deployment)
         task.add_done_callback(lambda _: self._ended(flow_run_id))
-        if waiting is not None:
-            waiting.started.set()
         return True
-
-    def _enqueue(self, flow_run_id: str, deployment: str, flow_run: Any, milestones: tuple[str, ...]) -> None:
-        """Wait for a warm slot (see the module's docstring); a full backlog leaves the run to the runner."""
-        if flow_run_id in self.backlog or len(self.backlog) >= BACKLOG_MAX:
-            return
-        until = asyncio.get_running_loop().time() + BACKLOG_S
-        self.backlog[flow_run_id] = Backlogged(deployment, flow_run, milestones, until, asyncio.Event())
 
     def _ended(self, flow_run_id: str) -> None:
         self.running.pop(flow_run_id, None)
         run_milestones.forget(flow_run_id)
-        self._admit()
-
-    def _admit(self) -> None:
-        """Claim the oldest backlogged runs for the slots free now; expired ones are the runner's."""
-        now = asyncio.get_running_loop().time()
-        for flow_run_id, waiting in list(self.backlog.items()):
-            if waiting.until < now:
-                self._give_up(flow_run_id)
-            elif len(self.running) + len(self._claiming) < self.limit and flow_run_id not in self._claiming:
-                self._claiming[flow_run_id] = asyncio.ensure_future(self._claim_backlogged(flow_run_id, waiting))
-
-    async def _claim_backlogged(self, flow_run_id: str, waiting: Backlogged) -> None:
-        """`try_run` for a backlogged run: claimed, it leaves the backlog; refused, it stays for the next slot."""
-        try:
-            await self.try_run(flow_run_id, waiting.deployment, waiting.flow_run, waiting.milestones)
-        except Exception as exc:  # Prefect busy: it stays backlogged (and Scheduled, for the runner)
-            log.warning("could not claim backlogged run %s yet (%s)", flow_run_id, type(exc).__name__)
-        finally:
-            self._claiming.pop(flow_run_id, None)
-
-    def _give_up(self, flow_run_id: str) -> None:
-        """Leave a backlogged run to the runner (it is `Scheduled` in Prefect): its waiter stops waiting here."""
-        waiting = self.backlog.pop(flow_run_id, None)
-        if waiting is not None:
-            waiting.started.set()
 
     async def _run(self, flow_run_id: str, deployment: str, flow_run: Any = None) -> State | None:
         """The run, to its final state (returned), or None when it suspended, was taken over or errored."""
@@ -252,24 +187,8 @@ class WarmRunner:
         run = self.running.get(flow_run_id)
         return run is not None and run.deployment == deployment
 
-    def backlogged_as(self, flow_run_id: str, deployment: str) -> bool:
-        """Whether `flow_run_id`, a run of `deployment`, waits in this process's backlog for a warm slot."""
-        waiting = self.backlog.get(flow_run_id)
-        return waiting is not None and waiting.deployment == deployment
-
     async def wait(self, flow_run_id: str, timeout: float, milestone: str | None = None) -> Waited:
-        """Until this process's run of `flow_run_id` ends, reaches `milestone`, or `timeout` passes (no polling).
-
-        A run still in the backlog is waited for until it starts here (or is left to the runner)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        waiting = self.backlog.get(flow_run_id)
-        if waiting is not None and timeout > 0:
-            try:
-                await asyncio.wait_for(waiting.started.wait(), timeout)
-            except TimeoutError:
-                return Waited(reached=False, state=None)
-            timeout = deadline - loop.time()
+        """Until this process's run of `flow_run_id` ends, reaches `milestone`, or `timeout` passes (no polling)."""
         run = self.running.get(flow_run_id)
         if run is None or timeout <= 0:
             return Waited(reached=False, state=None)
@@ -277,9 +196,9 @@ class WarmRunner:
         if milestone is not None:
             waits.append(asyncio.ensure_future(run_milestones.wait(flow_run_id, milestone, timeout)))
         done, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        for other in pending:
-            if other is not run.task:
-                other.cancel()
+        for waiting in pending:
+            if waiting is not run.task:
+                waiting.cancel()
         reached = any(w is not run.task and w in done and w.result() for w in waits)
         return Waited(reached=reached, state=run.task.result() if run.task.done() else None)
 
@@ -305,12 +224,7 @@ class WarmRunner:
         return crashed
 
     async def drain(self, timeout: float) -> None:
-        """At shutdown: let running runs finish for a while; the rest are marked crashed by the next start.
-
-        Backlogged runs were never claimed: they stay `Scheduled`, and the runner takes them."""
-        for waiting in self.backlog.values():
-            waiting.started.set()
-        self.backlog.clear()
+        """At shutdown: let running runs finish for a while; the rest are marked crashed by the next start."""
         if self.running:
             await asyncio.wait([run.task for run in self.running.values()], timeout=timeout)
         await self._clients.aclose()

@@ -254,11 +254,8 @@ class Receiver:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         state: str | None = None
-        warm = self.warm is not None and (
-            self.warm.running_as(flow_run_id, LANDING_PLAN) or self.warm.backlogged_as(flow_run_id, LANDING_PLAN)
-        )
-        if warm:
-            waited = await self.warm.wait(flow_run_id, wait_s, milestone=ANSWER_STORED)  # type: ignore[union-attr]
+        if self.warm is not None and self.warm.running_as(flow_run_id, LANDING_PLAN):
+            waited = await self.warm.wait(flow_run_id, wait_s, milestone=ANSWER_STORED)
             if waited.state is not None:
                 state = waited.state.type.value
             elif waited.reached:

@@ -97,35 +97,6 @@ def test_a_landing_plan_runs_in_the_receiver_as_a_prefect_run(trigger_deployment
         )
 
 
-def test_a_burst_above_the_warm_limit_waits_in_the_receiver_and_every_visitor_gets_a_plan(
-    trigger_deployments, seeded_db, httpserver
-):
-    """One warm slot, four visitors at once. No runner serves here, so a run the receiver left to the
-    runner would stay `Scheduled` and its visitor would get a 202: every plan arriving means every run
-    waited in the receiver's backlog and ran there, one after the other."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    httpserver.expect_request("/").respond_with_data(SITE, content_type="text/html")
-    with live_receiver(seeded_db, AGENTFLOWS_WARM_RUNS=LANDING_PLAN, AGENTFLOWS_WARM_RUN_LIMIT="1") as live:
-
-        def submit(i: int) -> httpx.Response:
-            body = json.dumps(visitor(httpserver.url_for("/"), f"burst{i}@acme-produce.example")).encode()
-            return live.post(f"{LANDING}?wait=25", body, signed_headers(SECRETS["landing"][0], body))
-
-        with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(submit, range(4)))
-        assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
-        assert all(a.json()["plan"]["company"] == "Acme Produce" for a in answers)
-        runs = [run_of(a.json()["flow_run_id"]) for a in answers]
-        assert len({r.id for r in runs}) == 4
-        for run in runs:  # claimed by the receiver (the runner's claim message differs), each its own run
-            deadline = time.monotonic() + 15
-            while not (run := run_of(str(run.id))).state.is_final():
-                assert time.monotonic() < deadline, run.state
-                time.sleep(0.1)
-            assert run.state.is_completed(), run.state
-
-
 def test_a_fraud_check_is_decided_in_the_receiver(trigger_deployments, market_db):  # noqa: F811
     from agentflows.db.fraud import Claim, FraudDecision
 
