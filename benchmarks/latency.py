@@ -500,12 +500,12 @@ def measure_floor(stack: Stack, n: int) -> list[Cell]:
         print(f"floor failed: {done.stderr[-2000:]}", flush=True)
         return []
     data = json.loads(done.stdout.strip().splitlines()[-1])
-    cells = [Cell("offline", "floor: empty flow + 1 task", "warm run_flow", f"sequential x{n}")]
-    cells[0].latencies = [ms / 1000 for ms in data["empty_flow"]]
-    if "landing_shape" in data:
-        shaped = Cell("offline", "floor: landing's 5 empty tasks", "warm run_flow", f"sequential x{n}")
-        shaped.latencies = [ms / 1000 for ms in data["landing_shape"]]
-        cells.append(shaped)
+    cells = [
+        Cell("offline", "floor: empty flow + 1 task", "warm run_flow", f"sequential x{n}"),
+        Cell("offline", "floor: landing's 5 empty tasks", "warm run_flow", f"sequential x{n}"),
+    ]
+    for cell, key in zip(cells, ("empty_flow", "landing_shape"), strict=True):
+        cell.latencies = [ms / 1000 for ms in data[key]]
     for call, values in data["round_trips"].items():
         cell = Cell("offline", f"floor: API {call}", "bare client", f"sequential x{n}")
         cell.latencies = [ms / 1000 for ms in values]
