@@ -345,9 +345,10 @@ class Stack:
 
         names = apply_to_pool(self.settings.work_pool, self.settings)
         self.console.print(f"[green]deployed[/] {len(names)} deployments to work pool {self.settings.work_pool!r}")
+        prefect = str(Path(python).with_name("prefect"))
         host = socket.gethostname()
-        for i in range(1, self.workers + 1):  # `prefect worker start`, with the paused-run guard installed
-            argv = [python, "-m", "deployments.worker", "start", "--pool", self.settings.work_pool, "--type", "process"]
+        for i in range(1, self.workers + 1):
+            argv = [prefect, "worker", "start", "--pool", self.settings.work_pool, "--type", "process"]
             if self.settings.worker_limit:
                 argv += ["--limit", str(self.settings.worker_limit)]
             self.spawn(f"worker-{i}", [*argv, "--name", f"agentflows-{host}-{i}"])

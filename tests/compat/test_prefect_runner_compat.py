@@ -31,16 +31,9 @@ async def _suspended_run(client):  # type: ignore[no-untyped-def]
     return run
 
 
-@pytest.fixture(autouse=True)
-def _unguarded_afterwards(monkeypatch):  # type: ignore[no-untyped-def]
-    """Each test installs the guard itself; Prefect's own methods are put back after it."""
-    from prefect.workers.base import BaseWorker
-
-    monkeypatch.setattr(StateProposer, "propose_pending", StateProposer.propose_pending)
-    monkeypatch.setattr(BaseWorker, "_propose_pending_state", BaseWorker._propose_pending_state)
-
-
-def test_a_run_suspended_before_the_runner_proposes_pending_raises_pause_unless_guarded(prefect_server):
+def test_a_run_suspended_before_the_runner_proposes_pending_raises_pause_unless_guarded(prefect_server, monkeypatch):
+    original = StateProposer.propose_pending
+    monkeypatch.setattr(StateProposer, "propose_pending", original)  # undone after the test
 
     async def propose() -> tuple[BaseException | bool, bool, StateType]:
         async with get_client() as client:
@@ -61,15 +54,3 @@ def test_a_run_suspended_before_the_runner_proposes_pending_raises_pause_unless_
     )
     assert guarded is False
     assert state == StateType.PAUSED, "the suspended run is left as it was, for its approval to resume it"
-
-
-def test_workers_propose_pending_with_the_same_gap_and_get_the_same_guard():
-    """`agentflows up --workers N` runs `deployments.worker`, which installs the guard on the workers' copy."""
-    import inspect
-
-    from prefect.workers.base import BaseWorker
-
-    source = inspect.getsource(BaseWorker._propose_pending_state)
-    assert "except Abort" in source and "Pause" not in source, "Prefect's workers now handle Pause: remove the guard"
-    prefect_runner.install_paused_run_guard()
-    assert getattr(BaseWorker._propose_pending_state, "agentflows_guard", False)
