@@ -79,13 +79,34 @@ def workspace_at(version: str) -> Workspace:
     return load_workspace(snapshot)
 
 
+_VALIDATED: dict[tuple[str, str], Workspace] = {}
+_VALIDATED_MAX = 32
+
+
+def validated(snapshot: Snapshot) -> Workspace:
+    """`load_workspace(snapshot)`, parsed once per version in this process.
+
+    A version is the hash of the folder's files, so an unchanged folder need not be parsed and
+    checked again on every run of a warm process (the receiver runs hundreds a minute); a changed
+    file is a new version and is checked in full. A refused version is not remembered.
+    """
+    key = (snapshot.id, snapshot.source)
+    workspace = _VALIDATED.get(key)
+    if workspace is None:
+        workspace = load_workspace(snapshot)
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = workspace
+    return workspace
+
+
 def active_workspace(log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None) -> Workspace:
     """The workspace a run starting now uses: the active folder if valid, else the last valid snapshot."""
     log = log or logging.getLogger("agentflows.workspace")
     folder = workspace_dir()
     try:
         snapshot = read_folder(folder)
-        workspace = load_workspace(snapshot)
+        workspace = validated(snapshot)
     except (WorkspaceFolderError, WorkspaceInvalid) as exc:
         problems = [str(p) for p in exc.problems] if isinstance(exc, WorkspaceInvalid) else [str(exc)]
         fallback = last_live_version()
@@ -101,9 +122,9 @@ def active_workspace(log: logging.Logger | logging.LoggerAdapter[logging.Logger]
             store_snapshot(workspace.snapshot, live=True)
         return workspace
     if last_live_version() != snapshot.id:
+        # Only a version change writes: runs on an unchanged folder share the row already live.
         log.info("workspace version %s is live (from %s)", snapshot.id, folder)
-    store_snapshot(snapshot, live=True)
-    workspace_at.cache_clear() if workspace_at.cache_info().currsize > 30 else None
+        store_snapshot(snapshot, live=True)
     return workspace
 
 
