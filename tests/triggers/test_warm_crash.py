@@ -161,5 +161,10 @@ def test_a_killed_warm_run_is_marked_crashed_and_a_redelivery_completes_it_once(
     assert count_runs(trigger_deployments[LANDING_PLAN]) == before + 1  # one flow run, run twice
     with session_scope(empty_db) as session:
         assert session.scalar(select(func.count(LandingPlan.id)).where(LandingPlan.flow_run_id == run_id)) == 1
-    lookups = [s for n, s in task_runs(run_id) if n.startswith("match-crm-account")]
-    assert sorted(lookups) == ["Cached", "Completed"], lookups  # the finished step replayed, not repeated
+
+    def lookups() -> list[str]:
+        return sorted(s for n, s in task_runs(run_id) if n.startswith("match-crm-account"))
+
+    # Task-run states reach the server as events, recorded a moment later: wait for both to be final.
+    wait_for(lambda: len(lookups()) == 2 and "Running" not in lookups(), timeout=20, what="both CRM lookups' states")
+    assert lookups() == ["Cached", "Completed"], lookups()  # the finished step replayed, not repeated
