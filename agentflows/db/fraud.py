@@ -88,7 +88,10 @@ class Customer(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_customer_time", "customer_id", "placed_at"),)
+    __table_args__ = (
+        Index("ix_orders_customer_time", "customer_id", "placed_at"),
+        Index("ix_orders_card_time", "card_ref", "placed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The row's key in the team's own system (import and sync upsert by it); None for seeded rows.
@@ -99,6 +102,8 @@ class Order(Base):
     items: Mapped[int] = mapped_column(Integer)
     delivery_address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id"), index=True)
     card_country: Mapped[str] = mapped_column(String(2))
+    # The payment processor's token or fingerprint of the card (never its number); None when the export has none.
+    card_ref: Mapped[str | None] = mapped_column(String(64))
     carrier: Mapped[str] = mapped_column(String(40))
 
 

@@ -102,6 +102,28 @@ class CustomerRow(_Located):
         return self.model_dump(exclude_none=True, exclude=MARKETPLACE_TABLES["customers"].address_columns())
 
 
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def _card_ref(value: Any) -> str | None:
+    """A card's token or fingerprint from the payment processor; a card number is refused, never stored."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    digits = "".join(c for c in text if c.isdigit())
+    if len(digits) >= 13 and len(digits) == len(text.replace(" ", "").replace("-", "")) and _luhn(digits):
+        raise ValueError(
+            "looks like a card number; map the payment processor's card token or fingerprint instead "
+            "(card numbers must never leave the payment system)"
+        )
+    return text
+
+
 class OrderRow(_Located):
     customer: str = Field(min_length=1)
     placed_at: datetime
@@ -114,9 +136,11 @@ class OrderRow(_Located):
     delivery_lat: float | None = None
     delivery_lon: float | None = None
     card_country: str
+    card_ref: str | None = Field(default=None, max_length=64)
     carrier: str = Field(default="", max_length=40)
 
     _cc = field_validator("delivery_country", "card_country", mode="before")(_country)
+    _card = field_validator("card_ref", mode="before")(_card_ref)
     _when = field_validator("placed_at", mode="after")(lambda v: _utc(v))
 
     def columns(self) -> dict[str, Any]:

@@ -35,6 +35,14 @@ def velocity(f: CustomerFacts) -> float:
     return round(0.1 * strength, 4)
 
 
+def card_burst(f: CustomerFacts) -> str:
+    """The same-card part of a burst in words (the card itself is never named)."""
+    if not f.card_known:
+        return f"{f.card_orders_recent} on a card of the same country"
+    accounts = f" across {f.card_accounts_recent} accounts" if f.card_accounts_recent > 1 else ""
+    return f"{f.card_orders_recent} worth {f.card_value_recent:,.2f} on the same card{accounts}"
+
+
 DISPUTED_AGAIN = 0.4
 """Weighted earlier disputed deliveries from which a claim counts as a repeat (one within about 14 months)."""
 
@@ -94,8 +102,7 @@ def assess(f: CustomerFacts) -> SignalReport:
                 ref=f"order:{f.order_id}",
                 detail=(
                     f"{f.orders_recent} orders worth {f.value_recent:,.2f} within {VELOCITY_DAYS} days of this one "
-                    f"({f.card_orders_recent} on a card of the same country), the account "
-                    f"{f.account_age_at_order_days:.0f} days old at the order."
+                    f"({card_burst(f)}), the account {f.account_age_at_order_days:.0f} days old at the order."
                 ),
             )
         )

@@ -159,8 +159,16 @@ class CustomerFacts(BaseModel):
         default=1, description="The account's orders within VELOCITY_DAYS of the claimed one (it included)"
     )
     value_recent: float = Field(default=0.0, description="Their total value")
-    card_orders_recent: int = Field(default=1, description="Of those, orders paid with a card of the same country")
+    card_orders_recent: int = Field(
+        default=1,
+        description=(
+            "Orders on the same card within VELOCITY_DAYS, on any account when the card's processor token is known "
+            "(card_known), else the account's orders on a card of the same country"
+        ),
+    )
     card_value_recent: float = Field(default=0.0, description="Their total value")
+    card_accounts_recent: int = Field(default=1, description="Accounts that used the same card in that window")
+    card_known: bool = Field(default=False, description="The order carries the processor's card token (card_ref)")
     prior_claim_ids: list[int] = Field(default_factory=list, description="Up to 10 of those claims")
     payment_incidents_365d: int
 

@@ -2,8 +2,10 @@
 
 Account age, orders and spend before the claim, how this order compares with their usual basket,
 how often they claimed or had payment incidents before, and velocity: the account's orders and
-their value within `VELOCITY_DAYS` of the claimed order (placed before the claim) (overall and on the same card country;
-the schema has no card id, so the card country stands for the card). Earlier claims are also
+their value within `VELOCITY_DAYS` of the claimed order (placed before the claim), overall and on the
+same card. The same card is the order's `card_ref` (the payment processor's token) on any account, so
+one card emptied through several new accounts shows as one burst; an order without a `card_ref` (the
+seed, exports without one) falls back to the account's orders on a card of the same country. Earlier claims are also
 weighted by recency (half-life `HALF_LIFE_DAYS`) and by outcome: a claim on a parcel the carrier
 itself scanned lost is the carrier's failure and does not count, and a "not received" claim on a
 parcel the carrier scanned delivered (a disputed delivery) is counted apart, because that one
@@ -72,22 +74,32 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
         .where(Claim.id.in_(ids)),
     )
     prior["prior_at"] = utc(prior["prior_at"])
-    burst = frame(  # velocity: the account's orders within VELOCITY_DAYS of the claimed one, before the claim
-        conn,
+    burst = frame(  # velocity: orders within VELOCITY_DAYS of the claimed one, before the claim, on the
+        conn,  # account or (when the processor's token is known) on the same card on any account: one query
         select(
             Claim.id.label("claim_id"),
             Order.amount,
             Order.card_country,
+            Order.customer_id,
+            (Order.customer_id == Claim.customer_id).label("own"),
+            (Order.card_ref == Placed.card_ref).label("card"),
             Order.placed_at,
             Placed.placed_at.label("claimed_placed_at"),
         )
         .join(Placed, Placed.id == Claim.order_id)
-        .join(Order, (Order.customer_id == Claim.customer_id) & (Order.placed_at < Claim.opened_at))
+        .join(
+            Order,
+            ((Order.customer_id == Claim.customer_id) | (Order.card_ref == Placed.card_ref))
+            & (Order.placed_at < Claim.opened_at),
+        )
         .where(Claim.id.in_(ids)),
     )
     if not burst.empty:
         gap = (utc(burst["placed_at"]) - utc(burst["claimed_placed_at"])).abs()
         burst = burst[gap <= timedelta(days=VELOCITY_DAYS)]
+    burst = burst.astype({"own": bool, "card": "boolean"}).fillna({"card": False}).astype({"card": bool})
+    card_burst = burst[burst["card"]].copy()
+    burst = burst[burst["own"]].copy()
     incidents = frame(
         conn,
         select(Claim.id.label("claim_id"), PaymentIncident.occurred_at)
@@ -108,7 +120,14 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
         value=("amount", "sum"),
         card_orders=("same_card", "sum"),
         card_value=("amount", lambda a: float(a[burst.loc[a.index, "same_card"]].sum())),
+        card_accounts=("amount", lambda a: 1),
     )
+    if not card_burst.empty:  # a known card: its own orders on every account replace the card-country stand-in
+        card_burst["amount"] = card_burst["amount"].astype(float)
+        by_card = card_burst.groupby("claim_id").agg(
+            card_orders=("amount", "size"), card_value=("amount", "sum"), card_accounts=("customer_id", "nunique")
+        )
+        velocity.loc[by_card.index.intersection(velocity.index), list(by_card.columns)] = by_card
     prior = prior.merge(claims[["claim_id", "opened_at"]], on="claim_id")
     prior["recent"] = prior["prior_at"] >= prior["opened_at"] - timedelta(days=365)
     incidents = incidents.merge(claims[["claim_id", "opened_at"]], on="claim_id")
@@ -127,6 +146,7 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
             3,
         )
 
+    known_cards = set(card_burst["claim_id"].tolist()) if not card_burst.empty else set()
     facts: dict[int, CustomerFacts] = {}
     for row in df.itertuples(index=False):
         cid = int(row.claim_id)
@@ -152,6 +172,8 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
             card_value_recent=(
                 round(float(velocity.loc[cid, "card_value"]), 2) if cid in velocity.index else row.order_amount
             ),
+            card_accounts_recent=int(velocity.loc[cid, "card_accounts"]) if cid in velocity.index else 1,
+            card_known=cid in known_cards,
             prior_claim_ids=[int(h["prior_id"]) for h in history[:10]],
             payment_incidents_365d=int(incident_counts.get(cid, 0)),
         )

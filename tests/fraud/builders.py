@@ -93,6 +93,7 @@ class Shop:
         amount: float = 50.0,
         card_country: str = "GB",
         scans: tuple[str, ...] = ("shipped", "delivered"),
+        card_ref: str | None = None,
     ) -> int:
         oid = self._add(
             Order(
@@ -102,6 +103,7 @@ class Shop:
                 items=1,
                 delivery_address_id=address,
                 card_country=card_country,
+                card_ref=card_ref,
                 carrier="Royal Mail",
             )
         )

@@ -111,6 +111,33 @@ def test_a_burst_of_expensive_orders_on_a_new_account_is_velocity_and_a_sale_on_
     assert signal("customer", old).rule_score < 0.3
 
 
+def test_one_card_emptied_through_several_new_accounts_is_one_burst(shop: Shop) -> None:
+    """Per account each of three new accounts placed one order; the processor's card token shows one card."""
+    claims = []
+    for n in range(3):
+        c = shop.customer(signup_days=15)
+        home = shop.address(f"{n + 3} Mill Lane", customer=c)
+        claims.append(shop.claim(shop.order(c, home, days=10 - n, amount=450, card_ref="tok_4f2a"), days=4))
+    facts = compute_facts("customer", claims)
+    last = facts[claims[-1]]
+    assert last.orders_recent == 1, "per account nothing is unusual"
+    assert last.card_known and last.card_orders_recent == 3 and last.card_accounts_recent == 3
+    assert last.card_value_recent == 1350
+    s = signal("customer", claims[-1])
+    assert s.rule_score >= 0.5 and "on the same card across 3 accounts" in " ".join(e.detail for e in s.evidence)
+    assert "tok_4f2a" not in s.summary + " ".join(e.detail for e in s.evidence), "the card token is never shown"
+
+    # Without a token the same orders are three unrelated first orders.
+    alone = []
+    for n in range(3):
+        c = shop.customer(signup_days=15)
+        home = shop.address(f"{n + 3} Elm Lane", customer=c)
+        alone.append(shop.claim(shop.order(c, home, days=10 - n, amount=450), days=4))
+    unknown = compute_facts("customer", alone)[alone[-1]]
+    assert not unknown.card_known and unknown.card_orders_recent == 1
+    assert signal("customer", alone[-1]).rule_score < s.rule_score
+
+
 def test_a_loss_the_carrier_scanned_is_not_suspicious_in_the_signal_nor_the_instructions(shop: Shop) -> None:
     c = shop.customer(signup_days=900)
     home = shop.address("1 Station Road")

@@ -51,7 +51,7 @@ def test_marketplace_import_writes_addresses_with_keys_and_coordinates(empty_db,
         assert tom.home_address_id is None
         s2 = s.scalar(select(Order).where(Order.external_id == "S2"))
         delivery = s.get(Address, s2.delivery_address_id)
-        assert (s2.customer_id, s2.card_country, float(s2.amount)) == (tom.id, "US", 450.0)
+        assert (s2.customer_id, s2.card_country, s2.card_ref, float(s2.amount)) == (tom.id, "US", "tok_f09e", 450.0)
         assert delivery.normalized == normalize_address("Flat 2 10 Baker Street", "NW1 6XE", "GB")
         blocked = s.scalar(select(KnownFraudAddress))
         assert blocked.normalized == delivery.normalized, "the same door written two ways matches"
@@ -80,7 +80,9 @@ def test_marketplace_import_writes_addresses_with_keys_and_coordinates(empty_db,
 def test_marketplace_bad_rows_name_the_file_line_and_column(empty_db, shop):
     folder = shop.parent
     (folder / "sales.csv").write_text(
-        FILES["sales.csv"] + "S3,B1,2026-10-06,20,1,1 Nowhere Lane,Atlantis,00000,DE,DE,DHL\n"
+        FILES["sales.csv"]
+        + "S3,B1,2026-10-06,20,1,1 Nowhere Lane,Atlantis,00000,DE,DE,DHL,tok_1\n"
+        + "S4,B1,2026-10-07,20,1,Hauptstraße 5,Berlin,10115,DE,DE,DHL,4111 1111 1111 1111\n"
     )
     (folder / "cases.csv").write_text(FILES["cases.csv"] + "C2,S1,B1,Kaputt,broken,20,2026-10-10\n")
     done = run(shop)
@@ -90,6 +92,11 @@ def test_marketplace_bad_rows_name_the_file_line_and_column(empty_db, shop):
         "sales.csv, line 4: delivery_city 'Atlantis' (DE) is not in the offline gazetteer: "
         "map delivery_lat and delivery_lon columns for it"
     ) in lines, done.output
+    assert any(
+        line.startswith("sales.csv, line 5, column 'Card token': ") and "looks like a card number" in line
+        for line in lines
+    ), done.output
+    assert "4111" not in done.output, "a card number is never echoed back"
     assert any(
         line.startswith("cases.csv, line 3, column 'Type': 'Kaputt' is not mapped: add it under claims.values.kind")
         for line in lines
