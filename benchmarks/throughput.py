@@ -111,6 +111,8 @@ def run_bare(
     configure_prefect_env()
     from prefect import flow, task
 
+    from agentflows.provider_limits import RPM_PACE
+
     body = {"model": MODEL_NAME, "messages": [{"role": "user", "content": "ping"}]}
 
     @flow(name="bare-tasks-benchmark")
@@ -125,7 +127,7 @@ def run_bare(
                 return
             async with pace:
                 wait = next_start[0] - time.monotonic()
-                next_start[0] = max(next_start[0], time.monotonic()) + 60 / (rpm * 0.95)  # as the pools do
+                next_start[0] = max(next_start[0], time.monotonic()) + 60 / (rpm * RPM_PACE)  # as the pools do
             if wait > 0:
                 await asyncio.sleep(wait)
 
