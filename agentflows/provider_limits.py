@@ -373,10 +373,15 @@ async def _set_up_limits(provider: str) -> None:
     async with get_client() as client:
         for name, (limit, decay) in wanted.items():
             try:
-                await client.read_global_concurrency_limit_by_name(name)
-                await client.update_global_concurrency_limit(
-                    name, GlobalConcurrencyLimitUpdate(limit=limit, slot_decay_per_second=decay)
-                )
+                current = await client.read_global_concurrency_limit_by_name(name)
+                # Only a changed setting is written: Prefect decays a rate limit from its `updated` time,
+                # and an update restarts that clock without decaying the slots taken so far, so a new
+                # process updating an unchanged limit froze the last run's tokens (its first request
+                # then waited 7-8 s for them to decay again).
+                if (current.limit, current.slot_decay_per_second) != (limit, decay):
+                    await client.update_global_concurrency_limit(
+                        name, GlobalConcurrencyLimitUpdate(limit=limit, slot_decay_per_second=decay)
+                    )
             except ObjectNotFound:
                 with suppress(ObjectAlreadyExists):  # another request of this process (or a worker) was first
                     await client.create_global_concurrency_limit(

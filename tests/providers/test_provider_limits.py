@@ -108,6 +108,38 @@ def test_a_lone_workers_rate_is_paced_and_never_refused(prefect_server, monkeypa
         assert i + 1 <= 10 + 10 * (at - starts[0]) + 1, f"request {i + 1} started {at - starts[0]:.2f} s in"
 
 
+def test_the_next_process_gets_its_rate_at_once_after_the_last_one_used_it_up(prefect_server, monkeypatch):
+    """A batch ends holding most of the rate limit's tokens; they decay while nobody asks. The next
+    process (its own event loop and pools, the limits set up again) must find them decayed: its first
+    request starts at once, not after the tokens decay a second time."""
+    from agentflows import provider_limits
+
+    monkeypatch.setenv("AGENTFLOWS_PROVIDER_RPM", '{"next-run-test": 600}')  # 10/s, limit of 80 tokens
+    get_settings.cache_clear()
+
+    def one_process(requests: int) -> tuple[float, int]:
+        provider_limits._limits_ready.discard("next-run-test")  # a new process sets its limits up again
+
+        async def run() -> tuple[float, int]:
+            started = time.monotonic()
+            first: list[float] = []
+
+            async def request() -> None:
+                async with provider_slot("next-run-test"):
+                    first.append(time.monotonic() - started)
+
+            await asyncio.gather(*(request() for _ in range(requests)))
+            return min(first), provider_limits._pools[asyncio.get_running_loop()]["rpm:next-run-test"].refusals
+
+        return asyncio.run(run())
+
+    one_process(30)  # leaves its unspent reserve taken in Prefect
+    assert active_slots("model-rpm-next-run-test") >= 20
+    time.sleep(8.5)  # 80 tokens decay at 10/s
+    first, refusals = one_process(5)
+    assert first < 1.0 and refusals == 0, f"first request after {first:.2f} s, {refusals} refusals"
+
+
 def test_offline_and_unlimited_providers_take_no_slot(prefect_server, monkeypatch):
     monkeypatch.setenv("AGENTFLOWS_PROVIDER_CONCURRENCY", '{"someone-else": 1}')
     get_settings.cache_clear()
