@@ -97,9 +97,9 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
     if not burst.empty:
         gap = (utc(burst["placed_at"]) - utc(burst["claimed_placed_at"])).abs()
         burst = burst[gap <= timedelta(days=VELOCITY_DAYS)]
-    burst = burst.astype({"own": bool, "card": "boolean"}).fillna({"card": False}).astype({"card": bool})
-    card_burst = burst[burst["card"]].copy()
-    burst = burst[burst["own"]].copy()
+    same_card = burst["card"].fillna(False).astype(bool)  # NULL when the order has no card_ref
+    card_burst = burst[same_card].copy()
+    burst = burst[burst["own"].astype(bool)].copy()
     incidents = frame(
         conn,
         select(Claim.id.label("claim_id"), PaymentIncident.occurred_at)
@@ -120,8 +120,8 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
         value=("amount", "sum"),
         card_orders=("same_card", "sum"),
         card_value=("amount", lambda a: float(a[burst.loc[a.index, "same_card"]].sum())),
-        card_accounts=("amount", lambda a: 1),
     )
+    velocity["card_accounts"] = 1  # the card-country stand-in knows only this account
     if not card_burst.empty:  # a known card: its own orders on every account replace the card-country stand-in
         card_burst["amount"] = card_burst["amount"].astype(float)
         by_card = card_burst.groupby("claim_id").agg(
@@ -146,7 +146,7 @@ def compute_customer(claim_ids: Sequence[int], conn: Connection) -> dict[int, Cu
             3,
         )
 
-    known_cards = set(card_burst["claim_id"].tolist()) if not card_burst.empty else set()
+    known_cards = set(card_burst["claim_id"].tolist())
     facts: dict[int, CustomerFacts] = {}
     for row in df.itertuples(index=False):
         cid = int(row.claim_id)
